@@ -1,0 +1,145 @@
+"""The one explicit registry of feature calculators.
+
+Each calculator is a plain function ``func(track: FaceTrack) -> dict`` that
+carries metadata (:class:`Calculator`): its family, its cost, whether it runs
+on the GPU, whether it needs the dense window of consecutive frames.
+
+A calculator returns ``{feature_name: value}`` where each value is either
+
+* a per-frame array of shape ``(T,)`` (one value per sampled frame), which
+  :func:`features.aggregate.aggregate_track` reduces to the statistics
+  ``mean, std, q10, q50, q90``; or
+* a scalar (0-d), a track-level value, kept as the statistic ``value``.
+
+Columns are named ``family__feature__stat`` and parse back with
+:func:`parse_column`, so importance reports can group by family.
+
+Named feature sets are filters over this registry (tsfresh style):
+``all``; ``fast`` (every calculator whose cost is below ``EXPENSIVE``); a
+family name; or a comma-separated list of those.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Callable
+
+__all__ = [
+    "Calculator",
+    "CHEAP",
+    "MODERATE",
+    "EXPENSIVE",
+    "FAMILY_MODULES",
+    "all_calculators",
+    "families",
+    "select",
+    "column_name",
+    "parse_column",
+]
+
+CHEAP, MODERATE, EXPENSIVE = 1, 2, 3
+SEP = "__"
+
+#: Every family module; each defines ``CALCULATORS``, a list of :class:`Calculator`.
+#: This tuple is the registry's single source: add a family by adding its module here.
+FAMILY_MODULES = (
+    "features.spectral",
+)
+
+
+@dataclass(frozen=True)
+class Calculator:
+    """A feature calculator and its metadata.
+
+    Attributes
+    ----------
+    family : str
+        Feature family (``fourier``, ``prnu``...); the first part of column names.
+    name : str
+        Short name, unique in its family.
+    func : callable
+        ``func(track) -> {feature: per-frame (T,) array or scalar}``.
+    cost : int
+        ``CHEAP``, ``MODERATE`` or ``EXPENSIVE``; ``--features fast`` drops ``EXPENSIVE``.
+    gpu : bool
+        True when the function runs on CuPy arrays unchanged.
+    needs_dense : bool
+        True when it reads ``track.dense`` (the window of consecutive frames);
+        the pipeline decodes that window only when a selected calculator needs it.
+    description : str
+        One line for reports.
+    """
+
+    family: str
+    name: str
+    func: Callable
+    cost: int = CHEAP
+    gpu: bool = True
+    needs_dense: bool = False
+    description: str = ""
+
+    def __post_init__(self):
+        for part in (self.family, self.name):
+            if SEP in part or not part:
+                raise ValueError(f"calculator names may not be empty or contain {SEP!r}: {part!r}")
+
+    @property
+    def key(self) -> str:
+        return f"{self.family}.{self.name}"
+
+
+def all_calculators() -> list[Calculator]:
+    """Every registered calculator, in registry order."""
+    out: list[Calculator] = []
+    seen = set()
+    for mod in FAMILY_MODULES:
+        for calc in importlib.import_module(mod).CALCULATORS:
+            if calc.key in seen:
+                raise ValueError(f"duplicate calculator {calc.key}")
+            seen.add(calc.key)
+            out.append(calc)
+    return out
+
+
+def families() -> list[str]:
+    """Family names in registry order."""
+    return list(dict.fromkeys(c.family for c in all_calculators()))
+
+
+def select(spec: str = "all") -> list[Calculator]:
+    """Calculators named by ``spec``: ``all``, ``fast``, family names, comma-separated.
+
+    Raises ``ValueError`` for an unknown name, listing the valid ones.
+    """
+    calcs = all_calculators()
+    known = families()
+    wanted: list[Calculator] = []
+    for part in [p.strip() for p in (spec or "all").split(",") if p.strip()]:
+        if part == "all":
+            chosen = calcs
+        elif part == "fast":
+            chosen = [c for c in calcs if c.cost < EXPENSIVE]
+        elif part in known:
+            chosen = [c for c in calcs if c.family == part]
+        else:
+            raise ValueError(f"unknown feature set {part!r}; choose from all, fast, {', '.join(known)}")
+        wanted.extend(c for c in chosen if c not in wanted)
+    if not wanted:
+        raise ValueError("empty feature selection")
+    return wanted
+
+
+def column_name(family: str, feature: str, stat: str) -> str:
+    """``family__feature__stat``."""
+    for part in (family, feature, stat):
+        if SEP in part or not part:
+            raise ValueError(f"name parts may not be empty or contain {SEP!r}: {part!r}")
+    return SEP.join((family, feature, stat))
+
+
+def parse_column(column: str) -> tuple[str, str, str]:
+    """Inverse of :func:`column_name`: ``(family, feature, stat)``."""
+    parts = column.split(SEP)
+    if len(parts) != 3 or not all(parts):
+        raise ValueError(f"not a feature column: {column!r}")
+    return parts[0], parts[1], parts[2]
