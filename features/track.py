@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FaceTrack", "DenseWindow", "ellipse_masks", "CROP_SIZE", "CROP_MARGIN"]
+__all__ = ["FaceTrack", "DenseWindow", "ellipse_masks", "build_track", "CROP_SIZE", "CROP_MARGIN"]
 
 #: side of the fixed-size face crop, in pixels
 CROP_SIZE = 256
@@ -140,3 +140,91 @@ def ellipse_masks(boxes: np.ndarray, shape: tuple[int, int], *, scale: float = 1
         ax, ay = max((x1 - x0) / 2 * scale, 1.0), max((y1 - y0) * 0.6 * scale, 1.0)
         out[i] = (((xx - cx) / ax) ** 2 + ((yy - cy) / ay) ** 2 <= 1.0).astype(np.float32)
     return out
+
+
+def _crop_geometry(box, margin: float):
+    x0, y0, x1, y1 = [float(v) for v in box]
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    side = max(x1 - x0, y1 - y0) * margin
+    return cx, cy, max(side, 4.0)
+
+
+def build_track(
+    frames,
+    boxes,
+    *,
+    landmarks=None,
+    frame_index=None,
+    fps: float = 25.0,
+    xp=np,
+    size: int = CROP_SIZE,
+    margin: float = CROP_MARGIN,
+    dense: DenseWindow | None = None,
+    video_info: dict | None = None,
+) -> FaceTrack:
+    """Cut fixed-size crops and region masks for one face track.
+
+    Parameters
+    ----------
+    frames : uint8 (T, H, W, 3) RGB full-resolution frames (NumPy)
+    boxes : (T, 4) face boxes ``(x0, y0, x1, y1)`` in frame pixels
+    landmarks : (T, 5, 2) or None, in frame pixels
+    frame_index : (T,) ints or None (defaults to 0..T-1)
+    xp : numpy or cupy, where the crops and masks are placed
+
+    Returns
+    -------
+    FaceTrack
+    """
+    import cv2
+
+    frames = np.asarray(frames)
+    if frames.ndim == 3:
+        frames = np.repeat(frames[..., None], 3, axis=-1)
+    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    t = len(frames)
+    if len(boxes) != t:
+        raise ValueError("one box per frame is needed")
+    lm = np.full((t, 5, 2), np.nan, np.float32) if landmarks is None else np.asarray(landmarks, np.float32)
+    crops = np.empty((t, size, size, 3), np.float32)
+    masks = {k: np.empty((t, size, size), np.float32) for k in ("face", "ring", "boundary", "background")}
+    scales = np.empty(t, np.float64)
+    lm_crop = np.full_like(lm, np.nan)
+    for i in range(t):
+        cx, cy, side = _crop_geometry(boxes[i], margin)
+        s = size / side
+        # affine: crop pixel = s * (frame pixel - (c - side/2))
+        m = np.array([[s, 0, -s * (cx - side / 2)], [0, s, -s * (cy - side / 2)]], np.float64)
+        interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+        crops[i] = cv2.warpAffine(frames[i], m, (size, size), flags=interp, borderMode=cv2.BORDER_REPLICATE)
+        scales[i] = s
+        b = boxes[i]
+        cb = np.array([s * (b[0] - (cx - side / 2)), s * (b[1] - (cy - side / 2)),
+                       s * (b[2] - (cx - side / 2)), s * (b[3] - (cy - side / 2))])
+        e10 = ellipse_masks(cb, (size, size), scale=1.0)[0]
+        e085 = ellipse_masks(cb, (size, size), scale=0.85)[0]
+        e115 = ellipse_masks(cb, (size, size), scale=1.15)[0]
+        e130 = ellipse_masks(cb, (size, size), scale=1.3)[0]
+        e150 = ellipse_masks(cb, (size, size), scale=1.5)[0]
+        masks["face"][i] = e10
+        masks["ring"][i] = e130 * (1 - e10)
+        masks["boundary"][i] = e115 * (1 - e085)
+        masks["background"][i] = 1 - e150
+        lm_crop[i, :, 0] = s * (lm[i, :, 0] - (cx - side / 2))
+        lm_crop[i, :, 1] = s * (lm[i, :, 1] - (cy - side / 2))
+    return FaceTrack(
+        crops=xp.asarray(crops),
+        face_mask=xp.asarray(masks["face"]),
+        ring_mask=xp.asarray(masks["ring"]),
+        boundary_mask=xp.asarray(masks["boundary"]),
+        background_mask=xp.asarray(masks["background"]),
+        landmarks=xp.asarray(lm_crop),
+        boxes=boxes,
+        frames=frames,
+        frame_index=np.arange(t) if frame_index is None else np.asarray(frame_index),
+        fps=float(fps),
+        crop_scale=scales,
+        xp=xp,
+        dense=dense,
+        video_info=dict(video_info or {}),
+    )
