@@ -43,7 +43,9 @@ SEP = "__"
 #: Every family module; each defines ``CALCULATORS``, a list of :class:`Calculator`.
 #: This tuple is the registry's single source: add a family by adding its module here.
 FAMILY_MODULES = (
+    "features.meta",
     "features.spectral",
+    "features.temporal",
 )
 
 
@@ -68,6 +70,8 @@ class Calculator:
         the pipeline decodes that window only when a selected calculator needs it.
     description : str
         One line for reports.
+    version : int
+        Bump when the function's output changes; cached features of older versions are recomputed.
     """
 
     family: str
@@ -77,6 +81,7 @@ class Calculator:
     gpu: bool = True
     needs_dense: bool = False
     description: str = ""
+    version: int = 1
 
     def __post_init__(self):
         for part in (self.family, self.name):

@@ -19,6 +19,7 @@ __all__ = [
     "cupy_usable",
     "resolve_device",
     "get_namespace",
+    "array_module",
     "to_device",
     "to_numpy",
     "ndimage_for",
@@ -60,6 +61,15 @@ def get_namespace(*arrays):
             import cupy
 
             return cupy
+    return np
+
+
+def array_module(device: str):
+    """``numpy`` for ``cpu``, ``cupy`` for ``cuda``."""
+    if device == "cuda":
+        import cupy
+
+        return cupy
     return np
 
 

@@ -1,0 +1,226 @@
+"""From a video file to one feature row per face track.
+
+One decode, one detection pass, then every selected calculator on every
+track. Training variants (self-blended fakes, re-encoded copies) are made
+from the same decode, so a synthetic fake is always compared with its own
+original. Every failure becomes a per-file status; nothing here raises for a
+bad file.
+
+Statuses
+--------
+``ok``            features computed
+``not_found``     path does not exist
+``empty_file``    zero-byte file
+``unreadable``    not a video, or no decoder for it
+``no_frames``     opens but no frame decodes (corrupt or truncated)
+``no_face``       frames decode but no face track was found
+``feature_error`` every calculator failed (message says why)
+``error``         anything unexpected (message holds the exception)
+"""
+from __future__ import annotations
+
+import time
+import zlib
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from features.aggregate import run_calculators
+from features.registry import Calculator
+from features.track import DenseWindow, FaceTrack, build_track
+from forensics.backend import array_module, to_device
+
+from .faces import FaceDetector, link_tracks
+from .video import DecodedVideo, VideoError, read_video
+
+__all__ = ["VideoResult", "TrackResult", "extract_video", "VARIANTS", "STATUSES"]
+
+STATUSES = ("ok", "not_found", "empty_file", "unreadable", "no_frames", "no_face", "feature_error", "error")
+#: training variants: the decoded video, a self-blended fake of it, and JPEG re-encoded copies of both
+VARIANTS = ("orig", "selfblend", "orig+jpeg", "selfblend+jpeg")
+#: stride (frames) of the extra detections inside the dense window
+DENSE_DETECT_STRIDE = 16
+
+_DETECTOR: FaceDetector | None = None
+
+
+def _detector() -> FaceDetector:
+    global _DETECTOR  # one per process: the orchestration runs one process per worker
+    if _DETECTOR is None:
+        _DETECTOR = FaceDetector()
+    return _DETECTOR
+
+
+@dataclass
+class TrackResult:
+    """Features of one face track; ``track`` is kept only when asked (for explanations)."""
+
+    features: dict
+    n_frames: int
+    errors: dict = field(default_factory=dict)
+    track: FaceTrack | None = None
+
+
+@dataclass
+class VideoResult:
+    path: str
+    variant: str = "orig"
+    status: str = "ok"
+    message: str = ""
+    n_frames: int = 0
+    n_faces: int = 0
+    tracks: list = field(default_factory=list)
+    info: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
+
+
+def _interp_boxes(knots_idx: np.ndarray, knots_box: np.ndarray, at: np.ndarray) -> np.ndarray:
+    order = np.argsort(knots_idx)
+    ki, kb = knots_idx[order], knots_box[order]
+    return np.stack([np.interp(at, ki, kb[:, j]) for j in range(4)], axis=1).astype(np.float32)
+
+
+def _dense_window(video: DecodedVideo, track_knots: tuple[np.ndarray, np.ndarray],
+                  dense_dets: dict[int, list]) -> DenseWindow | None:
+    """The dense frames with this track's box interpolated through sparse and dense detections."""
+    if video.dense_frames is None or len(video.dense_frames) < 2:
+        return None
+    m = len(video.dense_frames)
+    s = video.dense_scale
+    idx, boxes = track_knots
+    idx, boxes = list(idx), [b * s for b in boxes]
+    at = video.dense_start + np.arange(m)
+    guess = _interp_boxes(np.asarray(idx, float), np.asarray(boxes), at.astype(float))
+    from .faces import box_iou
+
+    for k, dets in dense_dets.items():  # snap to dense detections that overlap the guess
+        best = max(dets, key=lambda d: box_iou(d.box, guess[k]), default=None)
+        if best is not None and box_iou(best.box, guess[k]) > 0.3:
+            idx.append(video.dense_start + k)
+            boxes.append(best.box)
+    box_arr = _interp_boxes(np.asarray(idx, float), np.asarray(boxes), at.astype(float))
+    return DenseWindow(frames=video.dense_frames, boxes=box_arr, fps=video.fps,
+                       start_index=video.dense_start, scale=s)
+
+
+def _jpeg(frames: np.ndarray, quality: int) -> np.ndarray:
+    out = np.empty_like(frames)
+    for i, f in enumerate(frames):
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(f, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
+        out[i] = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    return out
+
+
+def _variant_frames(video: DecodedVideo, variant: str, tracks, dense_boxes, seed: int):
+    """Sparse and dense frames of one training variant (the decode itself for ``orig``)."""
+    frames, dense = video.frames, video.dense_frames
+    base, _, aug = variant.partition("+")
+    if base == "selfblend":
+        from forensics.selfblend import self_blend_frames
+
+        primary = tracks[0]
+        pos = np.array([p for p, _ in primary])
+        boxes = np.stack([d.box for _, d in primary])
+        lms = np.stack([d.landmarks for _, d in primary])
+        frames = frames.copy()
+        frames[pos], _ = self_blend_frames(frames[pos], boxes, lms, seed=seed)
+        if dense is not None and dense_boxes is not None:
+            dense, _ = self_blend_frames(dense, dense_boxes, None, seed=seed)
+    elif base != "orig":
+        raise ValueError(f"unknown variant {variant!r}; choose from {VARIANTS}")
+    if aug == "jpeg":
+        q = int(np.random.default_rng(seed + 1).integers(35, 90))
+        frames = _jpeg(frames, q)
+        if dense is not None:
+            dense = _jpeg(dense, q)
+    elif aug:
+        raise ValueError(f"unknown augmentation {aug!r}")
+    return frames, dense
+
+
+def video_seed(path: str, seed: int) -> int:
+    """A per-video seed that depends on the file name and the run's seed only (reproducible)."""
+    return (zlib.crc32(str(path).replace("\\", "/").split("/")[-1].encode()) + 7919 * seed) % (2**31)
+
+
+def extract_video(
+    path: str,
+    *,
+    calculators: list[Calculator],
+    n_frames: int = 32,
+    dense: int = 64,
+    device: str = "cpu",
+    variants: tuple[str, ...] = ("orig",),
+    seed: int = 0,
+    keep_tracks: bool = False,
+) -> list[VideoResult]:
+    """Features of every face track of ``path``, one :class:`VideoResult` per variant.
+
+    ``dense`` frames are decoded only when a selected calculator needs them.
+    """
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    needs_dense = any(c.needs_dense for c in calculators)
+    try:
+        video = read_video(path, n_frames=n_frames, dense=dense if needs_dense else 0)
+    except VideoError as e:
+        return [VideoResult(path, v, e.code, str(e)) for v in variants]
+    except Exception as e:  # noqa: BLE001 - never let one file stop a batch
+        return [VideoResult(path, v, "error", f"decode: {type(e).__name__}: {e}") for v in variants]
+    timings["decode"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    try:
+        det = _detector()
+        detections = [det.detect(f) for f in video.frames]
+        tracks = link_tracks(detections)
+        dense_dets = {}
+        if video.dense_frames is not None and tracks:
+            for k in range(0, len(video.dense_frames), DENSE_DETECT_STRIDE):
+                dense_dets[k] = det.detect(video.dense_frames[k])
+    except Exception as e:  # noqa: BLE001
+        return [VideoResult(path, v, "error", f"face detection: {type(e).__name__}: {e}", len(video.frames))
+                for v in variants]
+    timings["detect"] = time.perf_counter() - t0
+    n_faces = sum(len(d) for d in detections)
+    base_msg = "; ".join(video.warnings)
+    if not tracks:
+        return [VideoResult(path, v, "no_face", ("no face found in any sampled frame" if n_faces == 0 else
+                                                 f"{n_faces} scattered detections but no stable face track")
+                            + (f"; {base_msg}" if base_msg else ""), len(video.frames), n_faces, info=video.info,
+                            timings=timings) for v in variants]
+
+    knots = [(video.indices[[p for p, _ in tr]], np.stack([d.box for _, d in tr])) for tr in tracks]
+    windows = [_dense_window(video, k, dense_dets) for k in knots]
+    results = []
+    vseed = video_seed(path, seed)
+    for variant in variants:
+        t0 = time.perf_counter()
+        try:
+            frames, dense_frames = _variant_frames(video, variant, tracks,
+                                                   windows[0].boxes if windows[0] else None, vseed)
+            out_tracks, errors_all = [], {}
+            for tr, win in zip(tracks, windows):
+                pos = np.array([p for p, _ in tr])
+                if win is not None and dense_frames is not None:
+                    win = DenseWindow(to_device(dense_frames, device), win.boxes, win.fps, win.start_index, win.scale)
+                ft = build_track(frames[pos], np.stack([d.box for _, d in tr]),
+                                 landmarks=np.stack([d.landmarks for _, d in tr]),
+                                 frame_index=video.indices[pos], fps=video.fps, xp=array_module(device), dense=win,
+                                 video_info=video.info)
+                row, errors = run_calculators(ft, calculators)
+                out_tracks.append(TrackResult(row, len(tr), errors, ft if keep_tracks else None))
+                errors_all.update(errors)
+            status, msg = "ok", base_msg
+            if len(out_tracks[0].errors) == len(calculators):  # nothing at all computed for the main face
+                status = "feature_error"
+            if errors_all:
+                msg = "; ".join(filter(None, [msg] + [f"{k}: {v}" for k, v in sorted(errors_all.items())]))
+            timings_v = dict(timings, features=time.perf_counter() - t0)
+            results.append(VideoResult(path, variant, status, msg, len(video.frames), n_faces, out_tracks,
+                                       video.info, timings_v))
+        except Exception as e:  # noqa: BLE001
+            results.append(VideoResult(path, variant, "error", f"{variant}: {type(e).__name__}: {e}",
+                                       len(video.frames), n_faces, info=video.info, timings=timings))
+    return results

@@ -1,0 +1,8 @@
+#!/usr/bin/env python
+"""Score videos: ``python predict.py PATH... -o predictions.csv`` (see --help)."""
+import sys
+
+from pipeline.cli import predict_main
+
+if __name__ == "__main__":
+    sys.exit(predict_main())
