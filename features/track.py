@@ -133,12 +133,12 @@ def ellipse_masks(boxes: np.ndarray, shape: tuple[int, int], *, scale: float = 1
     """
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     h, w = shape
-    yy, xx = np.mgrid[0:h, 0:w]
+    yy, xx = np.arange(h, dtype=np.float32)[:, None], np.arange(w, dtype=np.float32)[None, :]
     out = np.zeros((len(boxes), h, w), dtype=np.float32)
     for i, (x0, y0, x1, y1) in enumerate(boxes):
         cx, cy = (x0 + x1) / 2, (y0 + y1) / 2 + 0.05 * (y1 - y0)
         ax, ay = max((x1 - x0) / 2 * scale, 1.0), max((y1 - y0) * 0.6 * scale, 1.0)
-        out[i] = (((xx - cx) / ax) ** 2 + ((yy - cy) / ay) ** 2 <= 1.0).astype(np.float32)
+        out[i] = (((xx - cx) / ax) ** 2 + ((yy - cy) / ay) ** 2) <= 1.0
     return out
 
 
