@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from forensics.selfblend import self_blend
+from forensics.selfblend import sample_blend_params, self_blend
 from pipeline.cli import predict_main, train_main
 from pipeline.extract import STATUSES, extract_video
 from features.registry import select
@@ -72,8 +72,8 @@ def _make_clip_pairs(root, frames, n, *, seed):
         clip = np.clip(clip * rng.uniform(0.8, 1.2) + rng.uniform(-20, 20), 0, 255).astype(np.uint8)
         if i % 2:
             clip = np.ascontiguousarray(clip[:, :, ::-1])
-        params = {"gain": rng.uniform(0.85, 1.15, 3), "offset": rng.uniform(-10, 10, 3), "sharpen": -1.0,
-                  "feather": 0.1, "scale": 1.0}
+        params = sample_blend_params(rng)
+        params["sharpen"] = -1.5  # always a visible blur, so that a small test set separates
         fake = []
         for f in clip:
             faces = det.detect(f)
