@@ -147,8 +147,8 @@ def predict_one(path: str, cfg: dict) -> tuple[dict, dict | None]:
                 try:
                     from .explain import write_explanation
 
-                    write_explanation(explain, os.path.basename(path), model=model, features=feats,
-                                      track=r.tracks[best].track)
+                    write_explanation(explain, cfg.get("names", {}).get(path, os.path.basename(path)),
+                                      model=model, features=feats, track=r.tracks[best].track)
                 except Exception as e:  # noqa: BLE001 - an explanation failure never costs the score
                     row["message"] = "; ".join(filter(None, [row["message"], f"explain: {type(e).__name__}: {e}"]))
     except Exception as e:  # noqa: BLE001
@@ -187,6 +187,10 @@ def predict_main(argv=None) -> int:
            "device": device, "explain": args.explain}
     if args.explain:
         os.makedirs(args.explain, exist_ok=True)
+        # unique page names: FF++ reuses file names across methods
+        common = os.path.commonpath([os.path.abspath(v) for v in videos]) if len(videos) > 1 else ""
+        cfg["names"] = {v: (os.path.relpath(os.path.abspath(v), common) if common else os.path.basename(v))
+                        for v in videos}
     workers = 1 if device == "cuda" else min(_workers(args.workers), len(videos))
     print(f"scoring {len(videos)} video(s) with {workers} worker(s) on {device}; frames={cfg['frames']}",
           file=sys.stderr)
@@ -215,6 +219,10 @@ def predict_main(argv=None) -> int:
         finally:
             if feat_file:
                 feat_file.close()
+    if args.explain:
+        from .explain import write_index
+
+        print(f"explanations: {write_index(args.explain)}", file=sys.stderr)
     print(f"wrote {args.output}: " + ", ".join(f"{k} {v}" for k, v in statuses.most_common()), file=sys.stderr)
     return 0
 
@@ -367,6 +375,9 @@ def train_main(argv=None) -> int:
         "library_versions": library_versions(),
         "notes": args.notes,
     }
+    from .explain import feature_ranges
+
+    card["feature_ranges"] = feature_ranges(X, labels, names)  # typical real/fake values, for explanations
     model = DetectorModel(booster, card)
     if args.eval_data:
         card["evaluation"] = evaluate_external(model, args.eval_data, calcs=calcs, frames=args.frames,

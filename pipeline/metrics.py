@@ -5,9 +5,24 @@ tests check them against scikit-learn on fixed inputs.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-__all__ = ["roc_auc", "log_loss", "accuracy", "eer", "average_precision", "roc_curve", "summary"]
+__all__ = [
+    "roc_auc",
+    "log_loss",
+    "accuracy",
+    "eer",
+    "average_precision",
+    "roc_curve",
+    "summary",
+    "weighted_auc",
+    "bootstrap_auc_ci",
+    "AucInterval",
+    "calibration_curve",
+    "Reliability",
+]
 
 #: DFDC-style clipping of probabilities before log loss
 CLIP = 1e-15
@@ -100,3 +115,121 @@ def summary(y, p) -> dict[str, float]:
         "n": int(np.asarray(y).size),
         "n_fake": int(np.sum(np.asarray(y) == 1)),
     }
+
+
+def weighted_auc(y, s, w):
+    """ROC AUC with per-sample weights, for one or many weight vectors at once.
+
+    Equal to :func:`roc_auc` on the data with sample ``i`` repeated ``w[i]``
+    times (for integer weights); ties count one half (Mann-Whitney U).
+
+    Parameters
+    ----------
+    y : (n,) labels 0/1
+    s : (n,) scores
+    w : (n,) or (B, n) non-negative weights
+
+    Returns
+    -------
+    float or (B,) array; NaN where a weighting leaves one class without weight.
+    """
+    y, s = _check(y, s)
+    w = np.asarray(w, dtype=np.float64)
+    single = w.ndim == 1
+    w = np.atleast_2d(w)
+    if w.shape[1] != y.size:
+        raise ValueError("weights and labels differ in length")
+    order = np.argsort(s, kind="mergesort")
+    s_sorted = s[order]
+    ends = np.r_[np.flatnonzero(np.diff(s_sorted)), y.size - 1]  # last index of each run of equal scores
+    pos = np.cumsum(w[:, order] * y[order], axis=1)[:, ends]
+    neg = np.cumsum(w[:, order] * (1 - y[order]), axis=1)[:, ends]
+    pos_k = np.diff(pos, axis=1, prepend=0.0)  # positive weight at each distinct score
+    neg_k = np.diff(neg, axis=1, prepend=0.0)
+    neg_below = neg - neg_k
+    num = np.sum(pos_k * (neg_below + 0.5 * neg_k), axis=1)
+    den = pos[:, -1] * neg[:, -1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        auc = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    return float(auc[0]) if single else auc
+
+
+class AucInterval(NamedTuple):
+    """Bootstrap percentile interval of the ROC AUC."""
+
+    auc: float  #: AUC on the data as given
+    lo: float  #: lower bound
+    hi: float  #: upper bound
+    level: float  #: coverage, e.g. 0.95
+    n_boot: int  #: resamples that had both classes (the others are dropped)
+
+
+def bootstrap_auc_ci(y, s, *, n_boot: int = 2000, seed: int = 0, level: float = 0.95, groups=None) -> AucInterval:
+    """Percentile bootstrap interval for the ROC AUC (Efron & Tibshirani 1993, ch. 13).
+
+    Each resample is drawn as multinomial counts, used as weights in
+    :func:`weighted_auc`, so all resamples are scored in one vectorised pass.
+    With ``groups`` the resampling unit is the group (cluster bootstrap):
+    videos that share an identity, e.g. a fake and its original, enter or
+    leave a resample together, which widens the interval honestly when they
+    are correlated (Field & Welsh 2007, "Bootstrapping clustered data").
+
+    Parameters
+    ----------
+    y : (n,) labels 0/1
+    s : (n,) scores
+    n_boot : number of resamples
+    seed : seed of ``numpy.random.default_rng``
+    level : coverage of the interval
+    groups : (n,) hashable group labels or None (resample videos)
+
+    Returns
+    -------
+    AucInterval
+    """
+    y, s = _check(y, s)
+    auc = roc_auc(y, s)
+    if not np.isfinite(auc) or n_boot < 1:
+        return AucInterval(auc, float("nan"), float("nan"), level, 0)
+    rng = np.random.default_rng(seed)
+    if groups is None:
+        w = rng.multinomial(y.size, np.full(y.size, 1.0 / y.size), size=n_boot)
+    else:
+        _, inv = np.unique(np.asarray(groups).astype(str), return_inverse=True)
+        g = int(inv.max()) + 1
+        w = rng.multinomial(g, np.full(g, 1.0 / g), size=n_boot)[:, inv]
+    boots = weighted_auc(y, s, w)
+    boots = boots[np.isfinite(boots)]
+    if boots.size == 0:
+        return AucInterval(auc, float("nan"), float("nan"), level, 0)
+    alpha = (1.0 - level) / 2
+    lo, hi = np.quantile(boots, [alpha, 1.0 - alpha])
+    return AucInterval(auc, float(lo), float(hi), level, int(boots.size))
+
+
+class Reliability(NamedTuple):
+    """Reliability (calibration) curve over equal-width probability bins."""
+
+    mean_predicted: np.ndarray  #: mean predicted probability in each non-empty bin
+    fraction_positive: np.ndarray  #: observed fraction of label 1 in each non-empty bin
+    count: np.ndarray  #: videos in each non-empty bin
+    edges: np.ndarray  #: the ``n_bins + 1`` bin edges (all bins, empty ones included)
+
+
+def calibration_curve(y, p, *, n_bins: int = 10) -> Reliability:
+    """Reliability diagram data (DeGroot & Fienberg 1983): observed frequency vs predicted probability.
+
+    Binning equals ``sklearn.calibration.calibration_curve(strategy="uniform")``:
+    ``n_bins`` equal-width bins on [0, 1], a value on an inner edge going to the
+    lower bin. Empty bins are left out.
+    """
+    y, p = _check(y, p)
+    if p.size and (p.min() < 0 or p.max() > 1):
+        raise ValueError("probabilities must lie in [0, 1]")
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    idx = np.searchsorted(edges[1:-1], p, side="left")
+    count = np.bincount(idx, minlength=n_bins)
+    sum_p = np.bincount(idx, weights=p, minlength=n_bins)
+    sum_y = np.bincount(idx, weights=y, minlength=n_bins)
+    keep = count > 0
+    return Reliability(sum_p[keep] / count[keep], sum_y[keep] / count[keep], count[keep], edges)

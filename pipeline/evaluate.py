@@ -1,0 +1,432 @@
+"""Score a predictions CSV against ground-truth labels.
+
+``predict.py -o predictions.csv`` writes one row per video (``filename,label,
+status,message,n_frames,n_faces,n_tracks,raw_score,...``) where ``label`` is the
+calibrated P(fake). :func:`evaluate` joins those rows to labels read with
+:func:`pipeline.datasets.read_labels` (any label format ``train.py`` reads),
+and returns overall metrics, a bootstrap interval for the AUC and breakdowns
+by identity group, manipulation method and dataset.
+
+Prediction file names are matched to label paths by the longest common tail
+of their path components, so ``183_253.mp4``, ``videos/183_253.mp4`` and
+``/data/FFpp_c40/manipulated_sequences/Deepfakes/c40/videos/183_253.mp4``
+all match a label ``manipulated_sequences/Deepfakes/c40/videos/183_253.mp4``
+when that tail is unique among the labels; a name that fits several labels
+equally well (the same ``183_253.mp4`` under four methods) is reported as
+ambiguous and left out rather than guessed.
+"""
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+import numpy as np
+
+from . import metrics
+
+__all__ = [
+    "LabelRecord",
+    "read_label_records",
+    "read_predictions",
+    "match_predictions",
+    "group_metrics",
+    "evaluate",
+    "format_text",
+    "strip_common_prefix",
+    "jsonable",
+]
+
+#: probabilities are clipped to [CLIP, 1 - CLIP] for the log loss (the shipped model clips to [0.01, 0.99])
+DEFAULT_CLIP = 0.01
+FAKE_WORDS = {"1", "fake", "true", "yes", "deepfake", "manipulated", "synthetic"}
+REAL_WORDS = {"0", "real", "false", "no", "original", "pristine", "genuine"}
+
+
+@dataclass(frozen=True)
+class LabelRecord:
+    """One labelled video as this module uses it."""
+
+    path: str
+    label: int
+    group: str = ""
+    method: str = ""
+    dataset: str = ""
+
+
+def _parse_label(value) -> int:
+    if isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        if value in (0, 1):
+            return int(value)
+        raise ValueError(f"label must be 0 or 1, not {value!r}")
+    word = str(value).strip().lower()
+    if word in FAKE_WORDS:
+        return 1
+    if word in REAL_WORDS:
+        return 0
+    try:
+        return _parse_label(float(word))
+    except ValueError:
+        raise ValueError(f"cannot read {value!r} as a label (use 0/1 or REAL/FAKE)") from None
+
+
+def _get(rec, name: str, index: int, default=""):
+    """A field of a label record that may be a mapping, an object or a tuple."""
+    if isinstance(rec, dict):
+        return rec.get(name, default)
+    if hasattr(rec, name):
+        return getattr(rec, name)
+    if isinstance(rec, (tuple, list)) and len(rec) > index:
+        return rec[index]
+    return default
+
+
+def _as_record(rec) -> LabelRecord | None:
+    """A :class:`LabelRecord`, or None when the record's label is unknown."""
+    path = _get(rec, "path", 0, None)
+    if path is None:
+        path = _get(rec, "filename", 0, None)
+    if path is None:
+        raise ValueError(f"label record without a path: {rec!r}")
+    label = _get(rec, "label", 1, None)
+    if label is None or (isinstance(label, str) and not label.strip()):
+        return None
+
+    def text(v):
+        return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+
+    return LabelRecord(
+        path=str(path),
+        label=_parse_label(label),
+        group=text(_get(rec, "group", 2)),
+        method=text(_get(rec, "method", 3)),
+        dataset=text(_get(rec, "dataset", 4)),
+    )
+
+
+def _read_plain_csv(path: Path) -> list[LabelRecord]:
+    """``path,label[,group,method,dataset]`` with a header (``filename``/``file``/``video`` also name the path)."""
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows:
+        return []
+    keys = {k.strip().lower(): k for k in rows[0] if k}
+    pcol = next((keys[k] for k in ("path", "filename", "file", "video", "name") if k in keys), None)
+    lcol = next((keys[k] for k in ("label", "is_fake", "fake", "target") if k in keys), None)
+    if pcol is None or lcol is None:
+        raise ValueError(f"{path}: need a path column (path/filename) and a label column; found {list(rows[0])}")
+    out = []
+    for r in rows:
+        if not (r.get(lcol) or "").strip():
+            continue  # unknown label
+        out.append(
+            LabelRecord(
+                path=r[pcol].strip(),
+                label=_parse_label(r[lcol]),
+                group=(r.get(keys.get("group", ""), "") or "").strip(),
+                method=(r.get(keys.get("method", ""), "") or "").strip(),
+                dataset=(r.get(keys.get("dataset", ""), "") or "").strip(),
+            )
+        )
+    return out
+
+
+def read_label_records(source) -> list[LabelRecord]:
+    """Labels from any source ``train.py`` reads, via :func:`pipeline.datasets.read_labels`.
+
+    Falls back to a plain CSV (``path,label[,group,method,dataset]``) when that
+    reader is not available or does not recognise the file. Videos whose
+    label is unknown are left out.
+    """
+    source = Path(source)
+    try:
+        from .datasets import read_labels
+    except ImportError:
+        read_labels = None
+    if read_labels is not None:
+        try:
+            return [r for r in map(_as_record, read_labels(str(source))) if r is not None]
+        except Exception:
+            if not (source.is_file() and source.suffix.lower() in (".csv", ".txt")):
+                raise
+    return _read_plain_csv(source)
+
+
+def read_predictions(path) -> list[dict]:
+    """Rows of a ``predict.py`` CSV: ``filename``, ``prob`` (the ``label`` column), ``raw_score``, ``status``,
+    and ``key``, the name matched against the labels (the ``path`` column when there is one)."""
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames is None or "filename" not in reader.fieldnames or "label" not in reader.fieldnames:
+            raise ValueError(f"{path}: a predictions CSV needs the columns filename and label (= P(fake))")
+        rows = []
+        for r in reader:
+            rows.append(
+                {
+                    "filename": r["filename"].strip(),
+                    "key": (r.get("path") or "").strip() or r["filename"].strip(),
+                    "prob": _float(r.get("label")),
+                    "raw_score": _float(r.get("raw_score")),
+                    "status": (r.get("status") or "").strip() or "ok",
+                }
+            )
+    return rows
+
+
+def _float(v) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _parts(path: str) -> tuple[str, ...]:
+    p = PureWindowsPath(path) if "\\" in path else PurePosixPath(path)
+    return tuple(x for x in p.parts if x not in ("/", "\\", ".", "") and not x.endswith(":\\"))
+
+
+def match_predictions(pred_names: list[str], records: list[LabelRecord]):
+    """Match prediction file names to label records by the longest common path tail.
+
+    Returns
+    -------
+    matches : list of int or None, the record index for each prediction
+    ambiguous : list of str, names whose best tail fits several records
+    """
+    index: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for i, rec in enumerate(records):
+        parts = _parts(rec.path)
+        for k in range(1, len(parts) + 1):
+            index[parts[-k:]].append(i)
+    matches: list[int | None] = []
+    ambiguous: list[str] = []
+    for name in pred_names:
+        parts = _parts(name)
+        hit = None
+        for k in range(len(parts), 0, -1):
+            cands = index.get(parts[-k:])
+            if cands:
+                hit = cands
+                break
+        if hit is None:
+            matches.append(None)
+        elif len(set(hit)) == 1:
+            matches.append(hit[0])
+        else:
+            matches.append(None)
+            ambiguous.append(name)
+    return matches, ambiguous
+
+
+def jsonable(obj):
+    """``obj`` with NumPy scalars/arrays turned into Python ones and NaN/inf into ``None`` (strict JSON)."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    if isinstance(obj, (np.bool_,)):
+        return bool(obj)
+    return obj
+
+
+def strip_common_prefix(names) -> tuple[str, np.ndarray]:
+    """Strip the folder that all path-like ``names`` share: ``(prefix, shorter names)``, for display."""
+    names = np.asarray([str(v) for v in names], dtype=object)
+    paths = [v for v in names if "/" in v or "\\" in v]
+    if len(paths) < 2:
+        return "", names
+    try:
+        prefix = os.path.commonpath(paths)
+    except ValueError:
+        return "", names
+    if not prefix or prefix in ("/", "."):
+        return "", names
+    cut = len(prefix.rstrip("/\\")) + 1
+    return prefix, np.asarray([v[cut:] if v.startswith(prefix) and len(v) > cut else v for v in names], dtype=object)
+
+
+def _metrics(y: np.ndarray, p: np.ndarray, clip: float) -> dict:
+    out = metrics.summary(y, p)
+    out["log_loss"] = metrics.log_loss(y, p, eps=clip)
+    out["mean_prob"] = float(np.mean(p)) if p.size else math.nan
+    return out
+
+
+def group_metrics(y, p, keys, *, clip: float = DEFAULT_CLIP, negatives: str = "own") -> dict[str, dict]:
+    """Metrics for each value of ``keys``.
+
+    ``negatives="own"`` scores each subset as it is (AUC only where it holds
+    both classes); ``negatives="all_real"`` scores the fakes of each key
+    against every real video (the usual per-manipulation-method AUC, where
+    the real videos carry no method).
+    """
+    y = np.asarray(y, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    keys = np.asarray([k if k else "(none)" for k in keys], dtype=object)
+    out: dict[str, dict] = {}
+    for key in sorted(set(keys.tolist())):
+        sel = keys == key
+        if negatives == "all_real":
+            if not np.any(y[sel] == 1):
+                continue
+            sel = (sel & (y == 1)) | (y == 0)
+        out[key] = _metrics(y[sel], p[sel], clip)
+    return out
+
+
+def evaluate(
+    predictions_csv,
+    labels_source,
+    *,
+    clip: float = DEFAULT_CLIP,
+    n_boot: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+    by: tuple[str, ...] = ("method", "dataset", "group"),
+) -> dict:
+    """Score ``predictions_csv`` against the labels in ``labels_source``.
+
+    Returns
+    -------
+    dict with ``overall`` (AUC, clipped log loss, accuracy at 0.5, EER,
+    average precision, n, n_fake), ``auc_ci`` (percentile bootstrap over
+    videos, and over identity groups when groups are known), one breakdown per
+    name in ``by`` (``per_method`` scores each method's fakes against all real
+    videos; ``per_group`` and ``per_dataset`` score each subset as it is), and
+    the bookkeeping of the join: ``n_predictions``, ``n_matched``,
+    ``unmatched``, ``ambiguous``, ``status_counts``, ``n_missing_prob``.
+    """
+    preds = read_predictions(predictions_csv)
+    records = read_label_records(labels_source)
+    matches, ambiguous = match_predictions([r["key"] for r in preds], records)
+    seen: set[int] = set()
+    rows = []
+    duplicates = []
+    unmatched = []
+    ambiguous_set = set(ambiguous)
+    for pr, m in zip(preds, matches):
+        if m is None:
+            if pr["key"] not in ambiguous_set:
+                unmatched.append(pr["key"])
+            continue
+        if m in seen:
+            duplicates.append(pr["key"])
+            continue
+        seen.add(m)
+        rows.append((pr, records[m]))
+    y = np.array([rec.label for _, rec in rows], dtype=np.float64)
+    p_raw = np.array([pr["prob"] for pr, _ in rows], dtype=np.float64)
+    missing = ~np.isfinite(p_raw)
+    # a video the tool could not score counts as undecided (0.5), as a DFDC submission would
+    p = np.where(missing, 0.5, p_raw)
+    groups = [rec.group for _, rec in rows]
+    result: dict = {
+        "predictions": str(predictions_csv),
+        "labels": str(labels_source),
+        "clip": clip,
+        "n_predictions": len(preds),
+        "n_labels": len(records),
+        "n_matched": len(rows),
+        "unmatched": unmatched,
+        "ambiguous": ambiguous,
+        "duplicates": duplicates,
+        "n_missing_prob": int(missing.sum()),
+        "status_counts": dict(Counter(pr["status"] for pr, _ in rows)),
+        "labels_without_prediction": len(records) - len(seen),
+    }
+    if not rows:
+        result["overall"] = {}
+        return result
+    result["overall"] = _metrics(y, p, clip)
+    ci = metrics.bootstrap_auc_ci(y, p, n_boot=n_boot, seed=seed, level=level)
+    result["auc_ci"] = {"lo": ci.lo, "hi": ci.hi, "level": level, "n_boot": ci.n_boot, "unit": "video"}
+    if any(groups) and len(set(groups)) > 1:
+        gci = metrics.bootstrap_auc_ci(y, p, n_boot=n_boot, seed=seed, level=level, groups=groups)
+        result["auc_ci_grouped"] = {"lo": gci.lo, "hi": gci.hi, "level": level, "n_boot": gci.n_boot, "unit": "group"}
+    for name in by:
+        keys = [getattr(rec, name) for _, rec in rows]
+        if not any(keys):
+            continue
+        if name == "group":  # groups are often named after a file: show them relative to the shared folder
+            prefix, short = strip_common_prefix(keys)
+            keys = short.tolist()
+            if prefix:
+                result["group_prefix"] = prefix
+        neg = "all_real" if name == "method" else "own"
+        result[f"per_{name}"] = group_metrics(y, p, keys, clip=clip, negatives=neg)
+    return result
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return "  nan " if math.isnan(v) else f"{v:6.3f}"
+    return str(v)
+
+
+def format_text(result: dict) -> str:
+    """The human-readable summary ``evaluate.py`` prints."""
+    lines = [
+        f"predictions: {result['predictions']}",
+        f"labels:      {result['labels']}",
+        f"matched {result['n_matched']} of {result['n_predictions']} predictions "
+        f"({result['n_labels']} labels, {result['labels_without_prediction']} without a prediction)",
+    ]
+    if result["unmatched"]:
+        lines.append(f"  no label for {len(result['unmatched'])}: {', '.join(result['unmatched'][:5])}"
+                     + (" ..." if len(result["unmatched"]) > 5 else ""))
+    if result["ambiguous"]:
+        lines.append(f"  ambiguous (several labels fit; use paths): {len(result['ambiguous'])}: "
+                     f"{', '.join(result['ambiguous'][:5])}" + (" ..." if len(result["ambiguous"]) > 5 else ""))
+    if result["duplicates"]:
+        lines.append(f"  duplicate predictions ignored: {len(result['duplicates'])}")
+    if result.get("status_counts"):
+        lines.append("  status: " + ", ".join(f"{k}={v}" for k, v in sorted(result["status_counts"].items())))
+    if result["n_missing_prob"]:
+        lines.append(f"  {result['n_missing_prob']} videos without a probability were scored 0.5")
+    o = result.get("overall")
+    if not o:
+        lines.append("nothing to score")
+        return "\n".join(lines)
+    lines.append("")
+    rows = [("AUC", _fmt(o["auc"]))]
+    for key, unit in (("auc_ci", "videos resampled"), ("auc_ci_grouped", "identity groups resampled")):
+        ci = result.get(key)
+        if ci:
+            rows.append((f"  {ci['level']:.0%} bootstrap CI", f"[{ci['lo']:.3f}, {ci['hi']:.3f}]  ({unit}, "
+                                                              f"{ci['n_boot']} resamples)"))
+    rows += [(f"log loss (clip {result['clip']:g})", _fmt(o["log_loss"])), ("accuracy @ 0.5", _fmt(o["accuracy"])),
+             ("EER", _fmt(o["eer"])), ("average precision", _fmt(o["average_precision"]))]
+    width = max(len(k) for k, _ in rows) + 2
+    lines += [f"{k:<{width}}{v}" for k, v in rows]
+    n_real = o["n"] - o["n_fake"]
+    lines.append(f"n = {o['n']} ({o['n_fake']} fake, {n_real} real)")
+    if min(o["n_fake"], n_real) < 10:
+        lines.append("  (fewer than 10 videos in a class: the numbers and the interval mean little)")
+    for name, note in (("method", "fakes of each method vs all real videos"),
+                       ("dataset", "each subset as is"), ("group", "each identity group as is")):
+        table = result.get(f"per_{name}")
+        if not table:
+            continue
+        width = max(8, *(len(k) for k in table)) + 1
+        lines.append("")
+        lines.append(f"per {name} ({note})")
+        if name == "group" and result.get("group_prefix"):
+            lines.append(f"  group names relative to {result['group_prefix']}")
+        lines.append(f"{name:<{width}}{'n':>5}{'fake':>6}{'AUC':>8}{'logloss':>9}{'acc':>8}{'EER':>8}{'mean P':>8}")
+        for k, m in table.items():
+            lines.append(f"{k:<{width}}{m['n']:>5}{m['n_fake']:>6}{_fmt(m['auc']):>8}{_fmt(m['log_loss']):>9}"
+                         f"{_fmt(m['accuracy']):>8}{_fmt(m['eer']):>8}{_fmt(m['mean_prob']):>8}")
+    return "\n".join(lines)
+
