@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FaceTrack", "DenseWindow", "ellipse_masks", "build_track", "CROP_SIZE", "CROP_MARGIN"]
+__all__ = ["FaceTrack", "DenseWindow", "ellipse_masks", "ellipse_radius2", "build_track", "CROP_SIZE", "CROP_MARGIN"]
 
 #: side of the fixed-size face crop, in pixels
 CROP_SIZE = 256
@@ -124,22 +124,29 @@ class FaceTrack:
         return self._cache[key]
 
 
-def ellipse_masks(boxes: np.ndarray, shape: tuple[int, int], *, scale: float = 1.0) -> np.ndarray:
-    """Binary ellipses inscribed in face boxes, float32 (T, H, W).
+def ellipse_radius2(boxes, shape, xp=np, *, stride: int = 1, offset=(0, 0)):
+    """Squared normalised radius of each pixel in each face ellipse, (T, h, w).
 
-    The ellipse is centred on the box, with semi-axes of half the box width and
-    0.6 of its height (MTCNN boxes cut the chin and forehead a little), times
-    ``scale``.
+    The face ellipse: centre lowered by 5 % of the box height (MTCNN boxes cut
+    the chin), semi-axes half the box width and 0.6 of its height; so
+    ``r2 <= scale**2`` is the mask at ``scale``, computed once for all scales.
+    Pixel ``(i, j)`` of the grid sits at frame pixel ``(offset + stride * (i, j))``.
     """
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    cx = (b[:, 0] + b[:, 2]) / 2
+    cy = (b[:, 1] + b[:, 3]) / 2 + 0.05 * (b[:, 3] - b[:, 1])
+    ax = np.maximum((b[:, 2] - b[:, 0]) / 2, 1.0)
+    ay = np.maximum((b[:, 3] - b[:, 1]) * 0.6, 1.0)
     h, w = shape
-    yy, xx = np.arange(h, dtype=np.float32)[:, None], np.arange(w, dtype=np.float32)[None, :]
-    out = np.zeros((len(boxes), h, w), dtype=np.float32)
-    for i, (x0, y0, x1, y1) in enumerate(boxes):
-        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2 + 0.05 * (y1 - y0)
-        ax, ay = max((x1 - x0) / 2 * scale, 1.0), max((y1 - y0) * 0.6 * scale, 1.0)
-        out[i] = (((xx - cx) / ax) ** 2 + ((yy - cy) / ay) ** 2) <= 1.0
-    return out
+    ys = xp.asarray(offset[0] + stride * np.arange(h), dtype=xp.float32)
+    xs = xp.asarray(offset[1] + stride * np.arange(w), dtype=xp.float32)
+    f = lambda v: xp.asarray(v, dtype=xp.float32)[:, None, None]  # noqa: E731
+    return ((xs[None, None, :] - f(cx)) / f(ax)) ** 2 + ((ys[None, :, None] - f(cy)) / f(ay)) ** 2
+
+
+def ellipse_masks(boxes: np.ndarray, shape: tuple[int, int], *, scale: float = 1.0) -> np.ndarray:
+    """Binary face ellipses (see :func:`ellipse_radius2`) grown by ``scale``, float32 (T, H, W)."""
+    return (ellipse_radius2(boxes, shape) <= scale**2).astype(np.float32)
 
 
 def _crop_geometry(box, margin: float):
@@ -201,11 +208,8 @@ def build_track(
         b = boxes[i]
         cb = np.array([s * (b[0] - (cx - side / 2)), s * (b[1] - (cy - side / 2)),
                        s * (b[2] - (cx - side / 2)), s * (b[3] - (cy - side / 2))])
-        e10 = ellipse_masks(cb, (size, size), scale=1.0)[0]
-        e085 = ellipse_masks(cb, (size, size), scale=0.85)[0]
-        e115 = ellipse_masks(cb, (size, size), scale=1.15)[0]
-        e130 = ellipse_masks(cb, (size, size), scale=1.3)[0]
-        e150 = ellipse_masks(cb, (size, size), scale=1.5)[0]
+        r2 = ellipse_radius2(cb, (size, size))[0]
+        e10, e085, e115, e130, e150 = ((r2 <= sc**2).astype(np.float32) for sc in (1.0, 0.85, 1.15, 1.3, 1.5))
         masks["face"][i] = e10
         masks["ring"][i] = e130 * (1 - e10)
         masks["boundary"][i] = e115 * (1 - e085)
