@@ -45,7 +45,10 @@ SEP = "__"
 FAMILY_MODULES = (
     "features.meta",
     "features.spectral",
+    "features.wavelet",
     "features.temporal",
+    "features.blending",
+    "features.prnu",
 )
 
 
