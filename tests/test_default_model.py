@@ -1,0 +1,42 @@
+"""The shipped default model: loads without pickle, is honest about its data, scores the demo clip."""
+import json
+import os
+
+import pytest
+
+from features.registry import all_calculators
+from pipeline.model import DetectorModel, default_model_dir
+
+
+def test_default_model_is_text_plus_card_and_loads():
+    d = default_model_dir()
+    assert sorted(f for f in os.listdir(d) if f in ("model.txt", "model_card.json")) == ["model.txt", "model_card.json"]
+    assert not [f for f in os.listdir(d) if f.endswith((".pkl", ".pickle", ".joblib"))]
+    m = DetectorModel.load()
+    assert m.booster.num_feature() == len(m.feature_names)
+    known = {c.key for c in all_calculators()}
+    assert set(m.card["calculators"]) <= known
+
+
+def test_default_model_never_trained_on_research_only_data():
+    card = json.load(open(os.path.join(default_model_dir(), "model_card.json")))
+    sources = card["data_sources"]
+    assert sources, "the model card must list every training source"
+    for s in sources:
+        text = f"{s['source']} {s['licence']}".lower()
+        assert "research-only" not in text and "faceforensics" not in text and "uadfv" not in text, s
+        assert s["licence"] and s["licence"] != "unknown", s
+    assert "cv" in card and "calibration" in card
+
+
+def test_readme_demo_command_scores_carphone(carphone_path, tmp_path):
+    from pipeline.cli import predict_main
+
+    out = tmp_path / "predictions.csv"
+    assert predict_main([carphone_path, "-o", str(out), "--workers", "1"]) == 0
+    import csv
+
+    rows = list(csv.DictReader(open(out)))
+    assert len(rows) == 1 and rows[0]["status"] == "ok", rows
+    assert 0.01 <= float(rows[0]["label"]) <= 0.99
+    assert rows[0]["filename"] == "carphone_pristine.mp4"
