@@ -245,7 +245,7 @@ def extract_table(records: list[Record], *, calculators, frames, dense, device, 
         else:
             variants = ["orig"]
         if reencode:
-            variants += [v + "+jpeg" for v in variants]
+            variants += [v + "+reencode" for v in variants]
         items.append((r.path, {"calculators": calculators, "n_frames": frames, "dense": dense, "device": device,
                                "variants": tuple(variants), "seed": seed, "cache_dir": cache_dir}))
     by_path = {r.path: r for r in records}
@@ -266,6 +266,8 @@ def extract_table(records: list[Record], *, calculators, frames, dense, device, 
             rows.append(row)
         if done % 10 == 0 or done == len(items):
             log(f"  extracted {done}/{len(items)} videos")
+    # workers finish in any order; a fixed row order keeps training reproducible from --seed
+    rows.sort(key=lambda r: (r["_path"], r["_variant"]))
     return rows, failures
 
 
@@ -310,7 +312,8 @@ def train_main(argv=None) -> int:
     ap.add_argument("--synthesize", action="store_true",
                     help="add a self-blended fake of every REAL video; unlabelled folders count as REAL")
     ap.add_argument("--reencode", action="store_true",
-                    help="add a JPEG re-encoded copy of every sample (both classes), so compression is no label cue")
+                    help="add a degraded copy of every sample (both classes): half resampled down-up, then JPEG q35-90, "
+                         "so neither compression nor resolution is a label cue")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache", default=os.path.join(".cache", "features"), help="feature cache folder ('' = off)")

@@ -37,8 +37,9 @@ from .video import DecodedVideo, VideoError, read_video
 __all__ = ["VideoResult", "TrackResult", "extract_video", "VARIANTS", "STATUSES"]
 
 STATUSES = ("ok", "not_found", "empty_file", "unreadable", "no_frames", "no_face", "feature_error", "error")
-#: training variants: the decoded video, a self-blended fake of it, and JPEG re-encoded copies of both
-VARIANTS = ("orig", "selfblend", "orig+jpeg", "selfblend+jpeg")
+#: training variants: the decoded video, a self-blended fake of it, and degraded copies of both
+#: (``+reencode``: half the time resampled down and up by 0.35-0.75, then JPEG at quality 35-90)
+VARIANTS = ("orig", "selfblend", "orig+reencode", "selfblend+reencode")
 #: stride (frames) of the extra detections inside the dense window
 DENSE_DETECT_STRIDE = 16
 
@@ -104,9 +105,14 @@ def _dense_window(video: DecodedVideo, track_knots: tuple[np.ndarray, np.ndarray
                        start_index=video.dense_start, scale=s)
 
 
-def _jpeg(frames: np.ndarray, quality: int) -> np.ndarray:
+def _reencode(frames: np.ndarray, *, quality: int, scale: float) -> np.ndarray:
+    """Lose resolution (down- and up-sample by ``scale``, geometry kept) and re-compress as JPEG."""
     out = np.empty_like(frames)
+    h, w = frames.shape[1:3]
     for i, f in enumerate(frames):
+        if scale < 1:
+            small = cv2.resize(f, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=cv2.INTER_AREA)
+            f = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
         ok, buf = cv2.imencode(".jpg", cv2.cvtColor(f, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
         out[i] = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
     return out
@@ -129,11 +135,14 @@ def _variant_frames(video: DecodedVideo, variant: str, tracks, dense_boxes, seed
             dense, _ = self_blend_frames(dense, dense_boxes, None, seed=seed)
     elif base != "orig":
         raise ValueError(f"unknown variant {variant!r}; choose from {VARIANTS}")
-    if aug == "jpeg":
-        q = int(np.random.default_rng(seed + 1).integers(35, 90))
-        frames = _jpeg(frames, q)
+    if aug == "reencode":
+        # the same degradation for a video's real and self-blended copies: compression is no label cue
+        rng = np.random.default_rng(seed + 1)
+        q = int(rng.integers(35, 90))
+        scale = float(rng.uniform(0.35, 0.75)) if rng.random() < 0.5 else 1.0
+        frames = _reencode(frames, quality=q, scale=scale)
         if dense is not None:
-            dense = _jpeg(dense, q)
+            dense = _reencode(dense, quality=q, scale=scale)
     elif aug:
         raise ValueError(f"unknown augmentation {aug!r}")
     return frames, dense
