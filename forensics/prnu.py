@@ -73,7 +73,7 @@ __all__ = [
     "GlobalMotion",
     "global_motion",
     "static_frames",
-    "Moments",
+    "MaskedMoments",
     "masked_moments",
     "SRM_RESIDUALS",
     "srm_residuals",
@@ -535,7 +535,7 @@ def static_frames(shift, *, tol: float = 1.0) -> np.ndarray:
 # --------------------------------------------------------------------------- residual statistics
 
 
-class Moments(NamedTuple):
+class MaskedMoments(NamedTuple):
     """Masked moments of :func:`masked_moments`, each (...,); NaN where too few pixels.
 
     Attributes
@@ -552,24 +552,21 @@ class Moments(NamedTuple):
     count: object
 
 
-def masked_moments(x, mask, *, min_pixels: int = 64) -> Moments:
-    """Energy, variance and excess kurtosis of ``x`` inside ``mask`` over the last two axes."""
+def masked_moments(x, mask, *, min_pixels: int = 64) -> MaskedMoments:
+    """Energy, variance and excess kurtosis of ``x`` inside ``mask`` over the last two axes
+    (moments from :func:`forensics.wavelet.weighted_moments`)."""
+    from .wavelet import weighted_moments
+
     xp = get_namespace(x)
     x = _float(x, xp)
     m = xp.asarray(mask, x.dtype)
     n = m.sum(axis=(-2, -1))
-    nn = xp.maximum(n, 1)
-    mean = (m * x).sum(axis=(-2, -1)) / nn
-    energy = (m * x * x).sum(axis=(-2, -1)) / nn
-    d = x - mean[..., None, None]
-    d2 = d * d
-    var = (m * d2).sum(axis=(-2, -1)) / nn
-    m4 = (m * d2 * d2).sum(axis=(-2, -1)) / nn
-    kurt = m4 / xp.where(var > 0, var * var, 1) - 3
+    mo = weighted_moments(x, m, axis=(-2, -1))
     bad = n < min_pixels
     nan = xp.asarray(np.nan, x.dtype)
-    return Moments(xp.where(bad, nan, energy), xp.where(bad, nan, var),
-                   xp.where(bad | (var <= 0), nan, kurt), n)
+    energy = mo.var + mo.mean * mo.mean
+    return MaskedMoments(xp.where(bad, nan, energy), xp.where(bad, nan, mo.var),
+                         xp.where(bad | ~(mo.var > 0), nan, mo.kurtosis - 3), n)
 
 
 #: SRM residuals kept (Fridrich & Kodovsky 2012): name -> quantisation step (8-bit units)

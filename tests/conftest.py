@@ -29,10 +29,9 @@ def carphone_path():
     return p
 
 
-@pytest.fixture(scope="session")
-def carphone_frames(carphone_path):
-    """All 120 frames of carphone, RGB uint8, by sequential decode."""
-    cap = cv2.VideoCapture(carphone_path)
+def decode_all(path: str) -> np.ndarray:
+    """Every frame of a video, RGB uint8, by plain sequential ``read()`` (the reference decode)."""
+    cap = cv2.VideoCapture(path)
     frames = []
     while True:
         ok, f = cap.read()
@@ -40,6 +39,12 @@ def carphone_frames(carphone_path):
             break
         frames.append(cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
     return np.stack(frames)
+
+
+@pytest.fixture(scope="session")
+def carphone_frames(carphone_path):
+    """All 120 frames of carphone, RGB uint8, by sequential decode."""
+    return decode_all(carphone_path)
 
 
 def write_video(path: str, frames: np.ndarray, fps: float = 25.0, fourcc: str = "mp4v") -> str:
