@@ -20,7 +20,10 @@ import numpy as np
 from features.registry import all_calculators, select
 
 from .cache import FeatureCache, file_hash
+from features.track import CROP_MARGIN, CROP_SIZE
+
 from .datasets import Record, list_videos, read_labels
+from .faces import FaceDetector
 from .extract import VARIANTS, VideoResult, extract_video
 from .model import CLIP, DetectorModel, apply_platt, cv_report, fit_platt, library_versions, train_cv
 
@@ -59,7 +62,9 @@ def _extract_cached(path: str, *, calculators, n_frames, dense, device, variants
     except OSError:
         h = None
     config = {"pipeline": PIPELINE_VERSION, "frames": n_frames, "dense": dense, "seed": seed,
-              "calculators": sorted(f"{c.key}@{c.version}" for c in calculators)}
+              "calculators": sorted(f"{c.key}@{c.version}" for c in calculators),
+              # anything upstream of the calculators that changes their input invalidates the entry too
+              "detector": FaceDetector.settings(), "crop": [CROP_SIZE, CROP_MARGIN]}
     out, todo = {}, []
     for v in variants:
         hit = cache.get(FeatureCache.key(h, dict(config, variant=v))) if h else None

