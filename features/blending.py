@@ -26,8 +26,10 @@ from forensics.blending import (
     fit_ellipse,
     texture_by_zone,
 )
+from forensics.color import luma
 
 from .registry import CHEAP, MODERATE, Calculator
+
 from .track import ellipse_masks
 
 #: frames and window side (pixels) used by the full-resolution block-grid measure
@@ -189,8 +191,7 @@ def compression_grid(track) -> dict:
     e13 = ellipse_masks(rel, (s, s), scale=1.3)
     zones = xp.asarray(np.stack([e10, e13 * (1 - e10)], axis=1))
     w = xp.asarray(win, dtype=xp.float32)
-    luma = 0.299 * w[..., 0] + 0.587 * w[..., 1] + 0.114 * w[..., 2]
-    bg = block_grid(luma, zones, period=GRID_PERIOD)
+    bg = block_grid(luma(w), zones, period=GRID_PERIOD)
     p = bg.profile.reshape(bg.profile.shape[:2] + (-1,))  # (n, K, 2 * period)
     mean = p.mean(axis=-1, keepdims=True)
     p = xp.where(mean > FLOOR, p / xp.where(mean > FLOOR, mean, 1.0), xp.nan) - 1

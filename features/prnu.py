@@ -81,6 +81,7 @@ import numpy as np
 
 from forensics import prnu as fp
 from forensics.backend import to_numpy
+from forensics.color import luma
 
 from .track import ellipse_radius2
 from .registry import EXPENSIVE, MODERATE, Calculator
@@ -103,8 +104,6 @@ MIN_FRAMES = 3
 MIN_PIXELS = 512
 #: wavelet denoiser noise sigma (8-bit units), as in Lukas et al. 2006
 SIGMA = 5.0
-#: BT.601 luma weights, as in FaceTrack.gray_crops / full_luma
-_LUMA = (0.299, 0.587, 0.114)
 
 
 class PrnuRegions(NamedTuple):
@@ -131,11 +130,6 @@ class PrnuRegions(NamedTuple):
     shift: np.ndarray
 
 
-def _luma(frames_u8, xp):
-    f = xp.asarray(frames_u8)
-    return (f.astype(xp.float32) @ xp.asarray(_LUMA, dtype=xp.float32)).astype(xp.float32)
-
-
 def _camera_motion(track, xp):
     """Global shift (full-res px) of every frame and the static subset (see module docstring)."""
     frames = track.frames
@@ -145,7 +139,7 @@ def _camera_motion(track, xp):
     h, w = small.shape[1:3]
     r = xp.sqrt(ellipse_radius2(track.boxes, (h, w), xp, stride=stride))
     bg = xp.clip((r - MOTION_BG_SCALE) / MOTION_TAPER, 0, 1)  # soft edge: 0 on the face, 1 beyond the ramp
-    motion = fp.global_motion(_luma(small, xp), bg)
+    motion = fp.global_motion(luma(xp.asarray(small)), bg)
     shift = to_numpy(motion.shift).astype(np.float64) * stride
     static = fp.static_frames(shift, tol=max(1.0, stride / 2))
     return static, shift
@@ -168,7 +162,7 @@ def prnu_regions(track) -> PrnuRegions:
         static, shift = _camera_motion(track, xp)
         out = PrnuRegions(
             window=win,
-            luma=_luma(sub, xp),
+            luma=luma(xp.asarray(sub)),
             face=(r2 <= FACE_SCALE**2).astype(xp.float32),
             core=(r2 <= INNER_SCALE**2).astype(xp.float32),
             background=(r2 > BG_SCALE**2).astype(xp.float32),

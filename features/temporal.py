@@ -19,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from forensics.backend import get_namespace, to_numpy
+from forensics.color import luma
 from forensics.rppg import band_coherence, chrom_pulse, pulse_spectrum, spectral_peak
 from forensics.temporal import (
     box_fraction_rects,
@@ -42,7 +43,6 @@ REGION_FRACTIONS = {
 }
 REGIONS = tuple(k for k in REGION_FRACTIONS if k != "surround")
 #: ITU-R BT.601 luma weights
-LUMA = (0.299, 0.587, 0.114)
 #: fewest dense frames for the flicker and jitter features
 MIN_FLICKER_FRAMES = 8
 #: fewest dense frames, and shortest duration (s, one cycle at 0.7 Hz), for the pulse
@@ -92,8 +92,7 @@ def _region_signals(frames, boxes) -> DenseSignals:
     rects = box_fraction_rects(boxes, list(REGION_FRACTIONS.values()))
     whole = xp.broadcast_to(xp.asarray([0.0, 0.0, float(w), float(h)]), (m, 1, 4))
     rects = xp.concatenate([rects, whole], axis=1)  # (M, R + 2, 4): regions, surround, frame
-    luma = f @ xp.asarray(np.asarray(LUMA, np.float32))
-    energy = detail_energy(luma)
+    energy = detail_energy(luma(f))
     rgb = region_sums(f, rects)
     grad = region_sums(energy.gradient, rects)
     res = region_sums(energy.residual, rects)
@@ -159,9 +158,8 @@ def flicker(track) -> dict:
     if sig is None or sig.rgb.shape[0] < MIN_FLICKER_FRAMES:
         return _nan(FLICKER_FEATURES)
     xp = get_namespace(sig.rgb)
-    luma_w = xp.asarray(np.asarray(LUMA))
     face, bg = sig.rgb[:, 0], sig.rgb_bg  # (M, 3)
-    lf, lb = _log(face @ luma_w), _log(bg @ luma_w)
+    lf, lb = _log(luma(face)), _log(luma(bg))
     cf, cb = _log(face), _log(bg)
     gf, gb = _log(sig.gradient[:, 0]), _log(sig.gradient_bg)
     series = xp.stack([

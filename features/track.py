@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from forensics.color import luma
+
 __all__ = ["FaceTrack", "DenseWindow", "ellipse_masks", "ellipse_radius2", "build_track", "CROP_SIZE", "CROP_MARGIN"]
 
 #: side of the fixed-size face crop, in pixels
@@ -61,7 +63,7 @@ class FaceTrack:
         (NaN where the detector gave none)
     boxes : float32 (T, 4), face box in full-resolution pixels
     frames : uint8 (T, H, W, 3), the full-resolution RGB frames the face is in
-        (NumPy, host memory; use :meth:`full_luma` for device arrays)
+        (NumPy, host memory)
     frame_index : int (T,), index of each frame in the video
     fps : float
     crop_scale : float (T,), crop pixels per full-resolution pixel
@@ -69,6 +71,10 @@ class FaceTrack:
     video_info : dict, container facts: ``width``, ``height``, ``fps``, ``n_frames``,
         ``bits_per_pixel`` (file bits / (pixels x frames), a compression estimate), ``codec``
     xp : the array module (numpy or cupy)
+
+    Full-resolution regions (noise features) are cut from ``frames`` by the family that
+    needs them, around ``boxes`` with :func:`ellipse_radius2`: converting whole 1080p
+    frames costs about 2 s per video.
     """
 
     crops: Any
@@ -98,30 +104,8 @@ class FaceTrack:
     def gray_crops(self):
         """Luminance (ITU-R BT.601) of ``crops``, float32 (T, S, S); cached."""
         if "gray_crops" not in self._cache:
-            c = self.crops
-            self._cache["gray_crops"] = (0.299 * c[..., 0] + 0.587 * c[..., 1] + 0.114 * c[..., 2]).astype(
-                self.xp.float32
-            )
+            self._cache["gray_crops"] = luma(self.crops)
         return self._cache["gray_crops"]
-
-    def full_luma(self):
-        """Full-resolution luminance on the device, float32 (T, H, W); cached."""
-        if "full_luma" not in self._cache:
-            f = self.xp.asarray(self.frames)
-            y = 0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]
-            self._cache["full_luma"] = y.astype(self.xp.float32)
-        return self._cache["full_luma"]
-
-    def full_face_masks(self, *, scale: float = 1.0):
-        """Face-ellipse masks at full resolution, float32 (T, H, W), on the device; cached.
-
-        ``scale`` grows (>1) or shrinks (<1) the ellipse about its centre.
-        """
-        key = ("full_face_masks", float(scale))
-        if key not in self._cache:
-            t, h, w = self.frames.shape[:3]
-            self._cache[key] = self.xp.asarray(ellipse_masks(np.asarray(self.boxes), (h, w), scale=scale))
-        return self._cache[key]
 
 
 def ellipse_radius2(boxes, shape, xp=np, *, stride: int = 1, offset=(0, 0)):
