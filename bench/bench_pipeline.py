@@ -1,5 +1,9 @@
 #!/usr/bin/env python
-"""Seconds per video and per stage (decode, detection, features per family, model).
+"""Seconds per video and per stage (decode, detection, crops, features per family, model).
+
+Stages are timed inside ``pipeline.extract.extract_video``, so the figures are
+those of the product's own path (dense-window detections included); on CUDA,
+a family's time includes its device synchronisation only where its code syncs.
 
     python bench/bench_pipeline.py [VIDEO] [--frames 32] [--repeat 3] [--device cpu|cuda] [--features all]
 
@@ -21,22 +25,17 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from features.aggregate import aggregate_values  # noqa: E402
 from features.registry import select  # noqa: E402
-from features.track import build_track  # noqa: E402
-from forensics.backend import array_module, resolve_device  # noqa: E402
-from pipeline.extract import _dense_window, extract_video  # noqa: E402
-from pipeline.faces import FaceDetector, link_tracks  # noqa: E402
+from forensics.backend import resolve_device  # noqa: E402
+from pipeline.extract import extract_video  # noqa: E402
 from pipeline.model import DetectorModel  # noqa: E402
-from pipeline.video import read_video  # noqa: E402
-
 
 def synth_1080p(path: str, seconds: float = 10.0, fps: int = 30) -> str:
     import cv2
 
-    from tests.conftest import carphone
+    from pipeline.samples import carphone_path
 
-    cap = cv2.VideoCapture(carphone())
+    cap = cv2.VideoCapture(carphone_path())
     src = []
     while True:
         ok, f = cap.read()
@@ -53,37 +52,14 @@ def synth_1080p(path: str, seconds: float = 10.0, fps: int = 30) -> str:
 
 
 def bench_once(path, calcs, frames, dense, device, model):
-    t = {}
-    t0 = time.perf_counter()
-    v = read_video(path, n_frames=frames, dense=dense if any(c.needs_dense for c in calcs) else 0)
-    t["decode"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    det = FaceDetector()
-    dets = [det.detect(f) for f in v.frames]
-    tracks = link_tracks(dets)
-    t["detect"] = time.perf_counter() - t0
-    tr = tracks[0]
-    pos = np.array([p for p, _ in tr])
-    t0 = time.perf_counter()
-    knots = (v.indices[pos], np.stack([d.box for _, d in tr]))
-    win = _dense_window(v, knots, {})
-    ft = build_track(v.frames[pos], knots[1], landmarks=np.stack([d.landmarks for _, d in tr]),
-                     frame_index=v.indices[pos], fps=v.fps, xp=array_module(device), dense=win, video_info=v.info)
-    t["crops"] = time.perf_counter() - t0
-    row = {}
-    for fam in dict.fromkeys(c.family for c in calcs):
-        t0 = time.perf_counter()
-        for c in calcs:
-            if c.family == fam:
-                row.update(aggregate_values(c.family, c.func(ft)))
-        if device == "cuda":
-            import cupy
-
-            cupy.cuda.Device().synchronize()
-        t[f"features:{fam}"] = time.perf_counter() - t0
+    """Stage timings of the product's own extraction (``extract_video``), plus the model."""
+    r = extract_video(path, calculators=calcs, n_frames=frames, dense=dense, device=device)[0]
+    if r.status != "ok":
+        raise SystemExit(f"{path}: {r.status}: {r.message}")
+    t = dict(r.timings)
     if model is not None:
         t0 = time.perf_counter()
-        model.predict_proba(model.matrix([row]))
+        model.predict_proba(model.matrix([tr.features for tr in r.tracks]))
         t["model"] = time.perf_counter() - t0
     t["total"] = sum(t.values())
     return t

@@ -205,12 +205,16 @@ def extract_video(
     results = []
     vseed = video_seed(path, seed)
     for variant in variants:
-        t0 = time.perf_counter()
+        timings_v = dict(timings)
         try:
+            t0 = time.perf_counter()
             frames, dense_frames = _variant_frames(video, variant, tracks,
                                                    windows[0].boxes if windows[0] else None, vseed)
+            if variant != "orig":
+                timings_v["variant"] = time.perf_counter() - t0
             out_tracks, errors_all = [], {}
             for tr, win in zip(tracks, windows):
+                t0 = time.perf_counter()
                 pos = np.array([p for p, _ in tr])
                 if win is not None and dense_frames is not None:
                     win = DenseWindow(to_device(dense_frames, device), win.boxes, win.fps, win.start_index, win.scale)
@@ -218,7 +222,8 @@ def extract_video(
                                  landmarks=np.stack([d.landmarks for _, d in tr]),
                                  frame_index=video.indices[pos], fps=video.fps, xp=array_module(device), dense=win,
                                  video_info=video.info)
-                row, errors = run_calculators(ft, calculators)
+                timings_v["crops"] = timings_v.get("crops", 0.0) + time.perf_counter() - t0
+                row, errors = run_calculators(ft, calculators, timings=timings_v)
                 out_tracks.append(TrackResult(row, len(tr), errors, ft if keep_tracks else None))
                 errors_all.update(errors)
             status, msg = "ok", base_msg
@@ -226,7 +231,6 @@ def extract_video(
                 status = "feature_error"
             if errors_all:
                 msg = "; ".join(filter(None, [msg] + [f"{k}: {v}" for k, v in sorted(errors_all.items())]))
-            timings_v = dict(timings, features=time.perf_counter() - t0)
             results.append(VideoResult(path, variant, status, msg, len(video.frames), n_faces, out_tracks,
                                        video.info, timings_v))
         except Exception as e:  # noqa: BLE001

