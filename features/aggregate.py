@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 
@@ -40,16 +41,22 @@ def aggregate_values(family: str, values: dict) -> dict[str, float]:
     return row
 
 
-def run_calculators(track, calculators: list[Calculator]) -> tuple[dict[str, float], dict[str, str]]:
+def run_calculators(track, calculators: list[Calculator], *,
+                    timings: dict | None = None) -> tuple[dict[str, float], dict[str, str]]:
     """Run each calculator on one track; a failing calculator costs its own columns only.
 
-    Returns ``(row, errors)`` where ``errors`` maps calculator key to message.
+    Returns ``(row, errors)`` where ``errors`` maps calculator key to message. When
+    ``timings`` is given, seconds per family are added to it under ``features:FAMILY``.
     """
     row: dict[str, float] = {}
     errors: dict[str, str] = {}
     for calc in calculators:
+        t0 = time.perf_counter()
         try:
             row.update(aggregate_values(calc.family, calc.func(track)))
         except Exception as exc:  # noqa: BLE001 - reported per calculator, never fatal
             errors[calc.key] = f"{type(exc).__name__}: {exc}"
+        if timings is not None:
+            key = f"features:{calc.family}"
+            timings[key] = timings.get(key, 0.0) + time.perf_counter() - t0
     return row, errors

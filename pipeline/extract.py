@@ -31,7 +31,7 @@ from features.registry import Calculator
 from features.track import DenseWindow, FaceTrack, build_track
 from forensics.backend import array_module, to_device
 
-from .faces import FaceDetector, link_tracks
+from .faces import FaceDetector, box_iou, link_tracks
 from .video import DecodedVideo, VideoError, read_video
 
 __all__ = ["VideoResult", "TrackResult", "extract_video", "VARIANTS", "STATUSES"]
@@ -93,8 +93,6 @@ def _dense_window(video: DecodedVideo, track_knots: tuple[np.ndarray, np.ndarray
     idx, boxes = list(idx), [b * s for b in boxes]
     at = video.dense_start + np.arange(m)
     guess = _interp_boxes(np.asarray(idx, float), np.asarray(boxes), at.astype(float))
-    from .faces import box_iou
-
     for k, dets in dense_dets.items():  # snap to dense detections that overlap the guess
         best = max(dets, key=lambda d: box_iou(d.box, guess[k]), default=None)
         if best is not None and box_iou(best.box, guess[k]) > 0.3:
@@ -212,12 +210,13 @@ def extract_video(
                                                    windows[0].boxes if windows[0] else None, vseed)
             if variant != "orig":
                 timings_v["variant"] = time.perf_counter() - t0
+            dense_dev = None if dense_frames is None else to_device(dense_frames, device)  # once per variant
             out_tracks, errors_all = [], {}
             for tr, win in zip(tracks, windows):
                 t0 = time.perf_counter()
                 pos = np.array([p for p, _ in tr])
-                if win is not None and dense_frames is not None:
-                    win = DenseWindow(to_device(dense_frames, device), win.boxes, win.fps, win.start_index, win.scale)
+                if win is not None and dense_dev is not None:
+                    win = DenseWindow(dense_dev, win.boxes, win.fps, win.start_index, win.scale)
                 ft = build_track(frames[pos], np.stack([d.box for _, d in tr]),
                                  landmarks=np.stack([d.landmarks for _, d in tr]),
                                  frame_index=video.indices[pos], fps=video.fps, xp=array_module(device), dense=win,
