@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime
-import json
 import os
 import sys
 import time
@@ -24,7 +23,7 @@ from features.track import CROP_MARGIN, CROP_SIZE
 
 from .datasets import Record, list_videos, read_labels
 from .faces import FaceDetector
-from .extract import VARIANTS, VideoResult, extract_video
+from .extract import VideoResult, extract_video
 from .model import CLIP, DetectorModel, apply_platt, cv_report, fit_platt, library_versions, train_cv
 
 PIPELINE_VERSION = 1
@@ -267,7 +266,7 @@ def extract_table(records: list[Record], *, calculators, frames, dense, device, 
             row = dict(res["tracks"][0]["features"])
             row.update(_path=rec.path, _variant=res["variant"], _label=1 if synth else rec.label,
                        _group=rec.group, _method="selfblend" if synth else (rec.method or ("fake" if rec.label else "real")),
-                       _dataset=rec.dataset, _seconds=sum(res["timings"].values()))
+                       _dataset=rec.dataset)
             rows.append(row)
         if done % 10 == 0 or done == len(items):
             log(f"  extracted {done}/{len(items)} videos")
@@ -392,7 +391,6 @@ def train_main(argv=None) -> int:
                                                dense=args.dense, device=device, cache_dir=args.cache or None,
                                                workers=workers, seed=args.seed)
     model.save(args.output)
-    meta = ["_path", "_variant", "_label", "_group", "_method", "_dataset"]
     for r, raw, f in zip(rows, oof, folds):
         r["_raw"], r["_prob"], r["_fold"] = raw, float(apply_platt([raw], a, b)[0]) if np.isfinite(raw) else "", f
     with open(os.path.join(args.output, "oof.csv"), "w", newline="") as fh:

@@ -2,7 +2,6 @@
 import json
 import os
 
-import pytest
 
 from features.registry import all_calculators
 from pipeline.model import DetectorModel, default_model_dir
