@@ -3,7 +3,7 @@
 
     python evaluate.py predictions.csv --labels LABELS [--by method,dataset,group] [--json out.json]
 
-LABELS is anything ``train.py`` reads (see ``pipeline.datasets.read_labels``) or a
+LABELS is anything ``train.py`` reads (see ``dataformats.adapters.read_labels``) or a
 plain CSV ``path,label[,group,method,dataset]``. Prints AUC with a bootstrap
 95 % interval, clipped log loss, accuracy at 0.5, EER, average precision and
 per-method / per-dataset / per-group breakdowns.
@@ -14,7 +14,7 @@ import argparse
 import json
 import sys
 
-from pipeline.evaluate import DEFAULT_CLIP, evaluate, format_text, jsonable
+from reporting.evaluation import DEFAULT_CLIP, evaluate, format_text, jsonable
 
 
 def main(argv=None) -> int:

@@ -2,7 +2,7 @@
 """Score videos: ``python predict.py PATH... -o predictions.csv`` (see --help)."""
 import sys
 
-from pipeline.cli import predict_main
+from cli.commands import predict_main
 
 if __name__ == "__main__":
     sys.exit(predict_main())

@@ -14,7 +14,7 @@ import argparse
 import os
 import sys
 
-from pipeline.report import build_report
+from reporting.model_report import build_report
 
 
 def main(argv=None) -> int:

@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from features.registry import select  # noqa: E402
 from forensics.backend import resolve_device  # noqa: E402
 from pipeline.extract import extract_video  # noqa: E402
-from pipeline.model import DetectorModel  # noqa: E402
+from modeling.detector import DetectorModel  # noqa: E402
 
 def synth_1080p(path: str, seconds: float = 10.0, fps: int = 30) -> str:
     import cv2
@@ -94,7 +94,7 @@ def main():
     if args.batch:
         import shutil
 
-        from pipeline.cli import _parallel
+        from cli.commands import _parallel
 
         copies = []
         for i in range(args.batch):

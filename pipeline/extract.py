@@ -20,10 +20,8 @@ Statuses
 from __future__ import annotations
 
 import time
-import zlib
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
 from features.aggregate import run_calculators
@@ -31,15 +29,14 @@ from features.registry import Calculator
 from features.track import DenseWindow, FaceTrack, build_track
 from forensics.backend import array_module, to_device
 
+from synthesis.variants import variant_frames, video_seed
+
 from .faces import FaceDetector, box_iou, link_tracks
 from .video import DecodedVideo, VideoError, read_video
 
-__all__ = ["VideoResult", "TrackResult", "extract_video", "VARIANTS", "STATUSES"]
+__all__ = ["VideoResult", "TrackResult", "extract_video", "STATUSES"]
 
 STATUSES = ("ok", "not_found", "empty_file", "unreadable", "no_frames", "no_face", "feature_error", "error")
-#: training variants: the decoded video, a self-blended fake of it, and degraded copies of both
-#: (``+reencode``: half the time resampled down and up by 0.35-0.75, then JPEG at quality 35-90)
-VARIANTS = ("orig", "selfblend", "orig+reencode", "selfblend+reencode")
 #: stride (frames) of the extra detections inside the dense window
 DENSE_DETECT_STRIDE = 16
 
@@ -103,54 +100,6 @@ def _dense_window(video: DecodedVideo, track_knots: tuple[np.ndarray, np.ndarray
                        start_index=video.dense_start, scale=s)
 
 
-def _reencode(frames: np.ndarray, *, quality: int, scale: float) -> np.ndarray:
-    """Lose resolution (down- and up-sample by ``scale``, geometry kept) and re-compress as JPEG."""
-    out = np.empty_like(frames)
-    h, w = frames.shape[1:3]
-    for i, f in enumerate(frames):
-        if scale < 1:
-            small = cv2.resize(f, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=cv2.INTER_AREA)
-            f = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(f, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
-        out[i] = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-    return out
-
-
-def _variant_frames(video: DecodedVideo, variant: str, tracks, dense_boxes, seed: int):
-    """Sparse and dense frames of one training variant (the decode itself for ``orig``)."""
-    frames, dense = video.frames, video.dense_frames
-    base, _, aug = variant.partition("+")
-    if base == "selfblend":
-        from forensics.selfblend import self_blend_frames
-
-        primary = tracks[0]
-        pos = np.array([p for p, _ in primary])
-        boxes = np.stack([d.box for _, d in primary])
-        lms = np.stack([d.landmarks for _, d in primary])
-        frames = frames.copy()
-        frames[pos], _ = self_blend_frames(frames[pos], boxes, lms, seed=seed)
-        if dense is not None and dense_boxes is not None:
-            dense, _ = self_blend_frames(dense, dense_boxes, None, seed=seed)
-    elif base != "orig":
-        raise ValueError(f"unknown variant {variant!r}; choose from {VARIANTS}")
-    if aug == "reencode":
-        # the same degradation for a video's real and self-blended copies: compression is no label cue
-        rng = np.random.default_rng(seed + 1)
-        q = int(rng.integers(35, 90))
-        scale = float(rng.uniform(0.35, 0.75)) if rng.random() < 0.5 else 1.0
-        frames = _reencode(frames, quality=q, scale=scale)
-        if dense is not None:
-            dense = _reencode(dense, quality=q, scale=scale)
-    elif aug:
-        raise ValueError(f"unknown augmentation {aug!r}")
-    return frames, dense
-
-
-def video_seed(path: str, seed: int) -> int:
-    """A per-video seed that depends on the file name and the run's seed only (reproducible)."""
-    return (zlib.crc32(str(path).replace("\\", "/").split("/")[-1].encode()) + 7919 * seed) % (2**31)
-
-
 def extract_video(
     path: str,
     *,
@@ -206,8 +155,11 @@ def extract_video(
         timings_v = dict(timings)
         try:
             t0 = time.perf_counter()
-            frames, dense_frames = _variant_frames(video, variant, tracks,
-                                                   windows[0].boxes if windows[0] else None, vseed)
+            primary = tracks[0]
+            frames, dense_frames = variant_frames(
+                video.frames, video.dense_frames, variant, positions=np.array([p for p, _ in primary]),
+                boxes=np.stack([d.box for _, d in primary]), landmarks=np.stack([d.landmarks for _, d in primary]),
+                dense_boxes=windows[0].boxes if windows[0] else None, seed=vseed)
             if variant != "orig":
                 timings_v["variant"] = time.perf_counter() - t0
             dense_dev = None if dense_frames is None else to_device(dense_frames, device)  # once per variant

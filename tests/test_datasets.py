@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from pipeline.datasets import parse_label, read_labels
+from dataformats.adapters import parse_label, read_labels
 
 
 def _touch(root, *rels):

@@ -4,7 +4,7 @@ import os
 
 
 from features.registry import all_calculators
-from pipeline.model import DetectorModel, default_model_dir
+from modeling.detector import DetectorModel, default_model_dir
 
 
 def test_default_model_is_text_plus_card_and_loads():
@@ -29,7 +29,7 @@ def test_default_model_never_trained_on_research_only_data():
 
 
 def test_readme_demo_command_scores_carphone(carphone_path, tmp_path):
-    from pipeline.cli import predict_main
+    from cli.commands import predict_main
 
     out = tmp_path / "predictions.csv"
     assert predict_main([carphone_path, "-o", str(out), "--workers", "1"]) == 0

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.evaluate import evaluate, format_text, match_predictions, read_label_records, LabelRecord
+from reporting.evaluation import evaluate, format_text, match_predictions, read_label_records, LabelRecord
 
 sk = pytest.importorskip("sklearn.metrics")
 ROOT = Path(__file__).resolve().parents[1]

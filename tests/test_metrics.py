@@ -1,10 +1,10 @@
-"""pipeline.metrics against scikit-learn on fixed inputs, and properties of the bootstrap interval."""
+"""modeling.metrics against scikit-learn on fixed inputs, and properties of the bootstrap interval."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from pipeline import metrics
+from modeling import metrics
 
 sk = pytest.importorskip("sklearn.metrics")
 

@@ -8,8 +8,8 @@ import os
 import numpy as np
 import pytest
 
-from forensics.selfblend import sample_blend_params, self_blend
-from pipeline.cli import predict_main, train_main
+from synthesis.selfblend import sample_blend_params, self_blend
+from cli.commands import predict_main, train_main
 from pipeline.extract import STATUSES, extract_video
 from features.registry import select
 
@@ -122,7 +122,7 @@ def test_predict_separates_held_out_fakes(trained, tmp_path):
 
 def test_cache_makes_retraining_skip_decoding(trained, tmp_path, monkeypatch):
     root, model_dir = trained
-    import pipeline.cli as cli
+    import cli.commands as cli
 
     def boom(*a, **k):
         raise AssertionError("decoded again despite a warm cache")

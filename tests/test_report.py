@@ -16,8 +16,8 @@ import pytest
 
 lgb = pytest.importorskip("lightgbm")
 
-from pipeline import metrics  # noqa: E402
-from pipeline.explain import (  # noqa: E402
+from modeling import metrics  # noqa: E402
+from reporting.explain import (  # noqa: E402
     contact_sheet,
     explain_row,
     feature_ranges,
@@ -26,7 +26,7 @@ from pipeline.explain import (  # noqa: E402
     write_explanation,
     write_index,
 )
-from pipeline.report import SECTIONS, build_report, contribution_summary, sum_by_family  # noqa: E402
+from reporting.model_report import SECTIONS, build_report, contribution_summary, sum_by_family  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -120,7 +120,7 @@ def make_model_dir(path: Path, seed: int = 0) -> Path:
 
 
 class TinyModel:
-    """The DetectorModel interface (pipeline.model), over a model directory."""
+    """The DetectorModel interface (modeling.detector), over a model directory."""
 
     def __init__(self, model_dir: Path):
         self.card = json.loads((model_dir / "model_card.json").read_text())
@@ -193,7 +193,7 @@ def test_report_cli(model_dir, tmp_path):
 
 
 def test_family_contributions_rank_planted_families(model_dir):
-    from pipeline.report import load_model_files
+    from reporting.model_report import load_model_files
 
     mf = load_model_files(model_dir)
     summ = contribution_summary(mf.booster, mf.features["X"], mf.feature_names, mf.features["label"])
@@ -314,7 +314,7 @@ def _planted_frames(seed=0, t=8, h=240, w=320):
 def test_prnu_map_is_low_where_the_face_lacks_the_sensor_pattern():
     pytest.importorskip("features.prnu")
     from features.track import build_track
-    from pipeline.explain import builtin_maps
+    from reporting.explain import builtin_maps
 
     frames, boxes, _ = _planted_frames()
     m = builtin_maps(build_track(frames, boxes), {"prnu"})["prnu_agreement"]
@@ -328,7 +328,7 @@ def test_hf_energy_map_is_low_in_a_smoothed_face():
     import scipy.ndimage as ndi
 
     from features.track import build_track
-    from pipeline.explain import builtin_maps
+    from reporting.explain import builtin_maps
 
     _, boxes, face = _planted_frames()
     rng = np.random.default_rng(1)
@@ -367,7 +367,7 @@ def test_contact_sheet_subsamples_long_tracks():
 
 
 def test_real_detector_model_if_present(model_dir, tmp_path):
-    model_mod = pytest.importorskip("pipeline.model")
+    model_mod = pytest.importorskip("modeling.detector")
     model = model_mod.DetectorModel.load(str(model_dir))
     feats = {c: 0.5 for c in COLUMNS}
     res = write_explanation(tmp_path, "v.mp4", model=model, features=feats, track=None)

@@ -7,7 +7,7 @@ import pytest
 
 from features import blending as fb
 from features.track import build_track
-from forensics.selfblend import (
+from synthesis.selfblend import (
     SelfBlend,
     blend_contour,
     feathered_mask,

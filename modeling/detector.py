@@ -44,7 +44,7 @@ NUM_ROUNDS = 200
 
 def default_model_dir() -> str:
     """The shipped default model, inside the installed package."""
-    return str(resources.files("pipeline") / "default_model")
+    return str(resources.files("modeling") / "default_model")
 
 
 def grouped_folds(groups, labels, *, n_folds: int = 5, seed: int = 0) -> np.ndarray:

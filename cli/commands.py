@@ -18,13 +18,13 @@ import numpy as np
 
 from features.registry import all_calculators, select
 
-from .cache import FeatureCache, file_hash
+from pipeline.cache import FeatureCache, file_hash
 from features.track import CROP_MARGIN, CROP_SIZE
 
-from .datasets import Record, list_videos, read_labels
-from .faces import FaceDetector
-from .extract import VideoResult, extract_video
-from .model import CLIP, DetectorModel, apply_platt, cv_report, fit_platt, library_versions, train_cv
+from dataformats.adapters import Record, list_videos, read_labels
+from pipeline.faces import FaceDetector
+from pipeline.extract import VideoResult, extract_video
+from modeling.detector import CLIP, DetectorModel, apply_platt, cv_report, fit_platt, library_versions, train_cv
 
 PIPELINE_VERSION = 1
 PRED_COLUMNS = ["filename", "label", "status", "message", "n_frames", "n_faces", "n_tracks", "raw_score",
@@ -149,7 +149,7 @@ def predict_one(path: str, cfg: dict) -> tuple[dict, dict | None]:
             feats = dict(r.tracks[best].features)
             if explain:
                 try:
-                    from .explain import write_explanation
+                    from reporting.explain import write_explanation
 
                     write_explanation(explain, cfg.get("names", {}).get(path, os.path.basename(path)),
                                       model=model, features=feats, track=r.tracks[best].track)
@@ -224,7 +224,7 @@ def predict_main(argv=None) -> int:
             if feat_file:
                 feat_file.close()
     if args.explain:
-        from .explain import write_index
+        from reporting.explain import write_index
 
         print(f"explanations: {write_index(args.explain)}", file=sys.stderr)
     print(f"wrote {args.output}: " + ", ".join(f"{k} {v}" for k, v in statuses.most_common()), file=sys.stderr)
@@ -289,7 +289,7 @@ def _data_sources(records: list[Record], synthesize: bool) -> list[dict]:
         agg[key] = agg.get(key, 0) + 1
     out = [{"source": s, "licence": lic, "label": lab, "n_videos": n} for (s, lic, lab), n in sorted(agg.items())]
     if synthesize:
-        out.append({"source": "self-blended fakes synthesised from the REAL videos above (forensics.selfblend)",
+        out.append({"source": "self-blended fakes synthesised from the REAL videos above (synthesis.selfblend)",
                     "licence": "derived from the sources above", "label": "FAKE",
                     "n_videos": sum(1 for r in records if r.label == 0)})
     return out
@@ -382,7 +382,7 @@ def train_main(argv=None) -> int:
         "library_versions": library_versions(),
         "notes": args.notes,
     }
-    from .explain import feature_ranges
+    from reporting.explain import feature_ranges
 
     card["feature_ranges"] = feature_ranges(X, labels, names)  # typical real/fake values, for explanations
     model = DetectorModel(booster, card)
@@ -405,7 +405,7 @@ def train_main(argv=None) -> int:
                  names, ["filename", "label", "group", "method", "dataset", "variant"])
     _print_cv(cv, card)
     if args.report:
-        from .report import build_report
+        from reporting.model_report import build_report
 
         print(f"report: {build_report(args.output, args.report)}")
     print(f"model written to {args.output} (extraction {t_extract:.1f} s)")
@@ -414,7 +414,7 @@ def train_main(argv=None) -> int:
 
 def evaluate_external(model: DetectorModel, paths, *, calcs, frames, dense, device, cache_dir, workers, seed) -> dict:
     """Score labelled data the model never trained on; metrics overall, per dataset and per method."""
-    from . import metrics
+    from modeling import metrics
 
     records = [r for p in paths for r in read_labels(p) if r.label is not None]
     rows, failures = extract_table(records, calculators=calcs, frames=frames, dense=dense, device=device, seed=seed,

@@ -3,7 +3,7 @@
 ``predict.py -o predictions.csv`` writes one row per video (``filename,label,
 status,message,n_frames,n_faces,n_tracks,raw_score,...``) where ``label`` is the
 calibrated P(fake). :func:`evaluate` joins those rows to labels read with
-:func:`pipeline.datasets.read_labels` (any label format ``train.py`` reads),
+:func:`dataformats.adapters.read_labels` (any label format ``train.py`` reads),
 and returns overall metrics, a bootstrap interval for the AUC and breakdowns
 by identity group, manipulation method and dataset.
 
@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
 
-from . import metrics
+from modeling import metrics
 
 __all__ = [
     "LabelRecord",
@@ -137,7 +137,7 @@ def _read_plain_csv(path: Path) -> list[LabelRecord]:
 
 
 def read_label_records(source) -> list[LabelRecord]:
-    """Labels from any source ``train.py`` reads, via :func:`pipeline.datasets.read_labels`.
+    """Labels from any source ``train.py`` reads, via :func:`dataformats.adapters.read_labels`.
 
     Falls back to a plain CSV (``path,label[,group,method,dataset]``) when that
     reader is not available or does not recognise the file. Videos whose
@@ -145,7 +145,7 @@ def read_label_records(source) -> list[LabelRecord]:
     """
     source = Path(source)
     try:
-        from .datasets import read_labels
+        from dataformats.adapters import read_labels
     except ImportError:
         read_labels = None
     if read_labels is not None:

@@ -28,7 +28,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from .video import VIDEO_EXTENSIONS
+from pipeline.video import VIDEO_EXTENSIONS
 
 __all__ = ["Record", "read_labels", "list_videos", "parse_label"]
 

@@ -35,8 +35,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .evaluate import jsonable
-from .report import (
+from .evaluation import jsonable
+from .model_report import (
     Html,
     _cell,
     _floats,
@@ -84,7 +84,7 @@ class Explanation(NamedTuple):
 def explain_row(model, features: dict) -> Explanation:
     """Contributions of each feature to the score of one feature row.
 
-    ``model`` follows :class:`pipeline.model.DetectorModel`
+    ``model`` follows :class:`modeling.detector.DetectorModel`
     (``feature_names``, ``raw_score``, ``predict_proba``, ``contributions``).
     Columns absent from ``features`` are missing values (NaN), as in prediction.
     """
@@ -426,7 +426,7 @@ def write_explanation(out_dir, video_name: str, *, model, features: dict, track=
     ----------
     out_dir : folder for all explanations (created)
     video_name : the video's name or path; it names the sub-folder (see :func:`safe_name`)
-    model : a :class:`pipeline.model.DetectorModel` (or any object with its interface)
+    model : a :class:`modeling.detector.DetectorModel` (or any object with its interface)
     features : ``{column: value}`` for the scored face track
     track : the :class:`features.track.FaceTrack` that was scored, or None (no images then)
     maps : extra ``{name: 2-D array or MapImage}`` maps to show (crop-sized arrays are drawn over the face)

@@ -34,8 +34,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import metrics
-from .evaluate import strip_common_prefix as _relativize
+from modeling import metrics
+from .evaluation import strip_common_prefix as _relativize
 
 __all__ = [
     "SECTIONS",
