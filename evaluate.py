@@ -1,44 +1,8 @@
 #!/usr/bin/env python
-"""Score a predictions CSV (from ``predict.py -o``) against labels.
-
-    python evaluate.py predictions.csv --labels LABELS [--by method,dataset,group] [--json out.json]
-
-LABELS is anything ``train.py`` reads (see ``dataformats.adapters.read_labels``) or a
-plain CSV ``path,label[,group,method,dataset]``. Prints AUC with a bootstrap
-95 % interval, clipped log loss, accuracy at 0.5, EER, average precision and
-per-method / per-dataset / per-group breakdowns.
-"""
-from __future__ import annotations
-
-import argparse
-import json
+"""Score a predictions CSV against labels: python evaluate.py predictions.csv --labels LABELS (see --help)."""
 import sys
 
-from reporting.evaluation import DEFAULT_CLIP, evaluate, format_text, jsonable
-
-
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("predictions", help="CSV written by predict.py -o (filename,label=P(fake),...)")
-    ap.add_argument("--labels", required=True, help="ground truth: any label source train.py reads, or path,label CSV")
-    ap.add_argument("--by", default="method,dataset,group", help="breakdowns, comma-separated (default: %(default)s)")
-    ap.add_argument("--clip", type=float, default=DEFAULT_CLIP,
-                    help="clip P to [c, 1-c] for the log loss (default: %(default)s)")
-    ap.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples for the AUC interval")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--json", metavar="PATH", help="also write every number as JSON")
-    args = ap.parse_args(argv)
-    by = tuple(b.strip() for b in args.by.split(",") if b.strip())
-    bad = set(by) - {"method", "dataset", "group"}
-    if bad:
-        ap.error(f"--by takes method, dataset, group; not {', '.join(sorted(bad))}")
-    result = evaluate(args.predictions, args.labels, clip=args.clip, n_boot=args.n_boot, seed=args.seed, by=by)
-    print(format_text(result))
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(jsonable(result), fh, indent=2, allow_nan=False)
-    return 0 if result["n_matched"] else 1
-
+from cli.evaluate import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,8 +1,8 @@
 #!/usr/bin/env python
-"""Score videos: ``python predict.py PATH... -o predictions.csv`` (see --help)."""
+"""Score videos: python predict.py PATH... -o predictions.csv (see --help)."""
 import sys
 
-from cli.commands import predict_main
+from cli.predict import main
 
 if __name__ == "__main__":
-    sys.exit(predict_main())
+    sys.exit(main())

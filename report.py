@@ -1,31 +1,8 @@
 #!/usr/bin/env python
-"""Write the self-contained HTML report of a trained model.
-
-    python report.py MODEL_DIR [-o OUT_DIR]
-
-MODEL_DIR is what ``train.py -o`` wrote (model.txt, model_card.json, oof.csv,
-features.csv). The report (OUT_DIR/report.html, default MODEL_DIR/report/)
-shows feature importance, per-family contributions, cross-validated metrics,
-ROC and reliability curves and score histograms, with every plot embedded.
-"""
-from __future__ import annotations
-
-import argparse
-import os
+"""HTML report of a trained model: python report.py MODEL_DIR [-o OUT_DIR] (see --help)."""
 import sys
 
-from reporting.model_report import build_report
-
-
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("model_dir", help="model directory written by train.py")
-    ap.add_argument("-o", "--output", default=None, help="output folder (default: MODEL_DIR/report)")
-    args = ap.parse_args(argv)
-    out = args.output or os.path.join(args.model_dir, "report")
-    print(build_report(args.model_dir, out))
-    return 0
-
+from cli.report import main
 
 if __name__ == "__main__":
     sys.exit(main())

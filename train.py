@@ -1,8 +1,8 @@
 #!/usr/bin/env python
-"""Train a detector: ``python train.py --data PATH... --features all -o MODEL_DIR`` (see --help)."""
+"""Train a detector: python train.py --data PATH... -o MODEL_DIR (see --help)."""
 import sys
 
-from cli.commands import train_main
+from cli.train import main
 
 if __name__ == "__main__":
-    sys.exit(train_main())
+    sys.exit(main())

@@ -94,7 +94,7 @@ def main():
     if args.batch:
         import shutil
 
-        from cli.commands import _parallel
+        from pipeline.batch import parallel_map
 
         copies = []
         for i in range(args.batch):
@@ -103,7 +103,7 @@ def main():
             copies.append(p)
         t0 = time.perf_counter()
         n_workers = os.cpu_count() or 1
-        list(_parallel(lambda p: extract_video(p, calculators=calcs, n_frames=args.frames, dense=args.dense,
+        list(parallel_map(lambda p: extract_video(p, calculators=calcs, n_frames=args.frames, dense=args.dense,
                                                device=device), copies, n_workers))
         dt = time.perf_counter() - t0
         print(f"\nbatch of {args.batch} videos, {n_workers} workers: {dt:.1f} s = {dt / args.batch:.2f} s per video")

@@ -48,7 +48,7 @@ def _log_ratio(a, b, xp):
 
 
 def _roi(track):
-    """The part of the crops that the zones cover, cached on the track.
+    """The part of the crops that the zones cover, computed once per track.
 
     Rows and columns that no face, boundary or ring mask touches in any frame
     are cut away (with a 2-pixel margin, so that the local operators see the
@@ -58,32 +58,34 @@ def _roi(track):
     elliptic ``coords`` and the texture ``zones`` ``[inner face, inner band,
     outer band, ring beyond the band]``.
     """
-    if "blending_roi" not in track._cache:
-        xp = track.xp
-        face, band, ring = track.face_mask, track.boundary_mask, track.ring_mask
-        used = ((face + band + ring) > 0).any(axis=0)
-        size = used.shape
-        sl = []
-        for ax, n in ((1, size[0]), (0, size[1])):
-            idx = np.flatnonzero(to_numpy(used.any(axis=ax)))
-            lo = max(int(idx[0]) - 2, 0) // 2 * 2 if idx.size else 0
-            hi = min(int(idx[-1]) + 3, n) if idx.size else n
-            hi += (hi - lo) % 2 if hi < n else 0  # even side (the crop side itself is even)
-            sl.append(slice(lo, hi))
-        ys, xs = sl
-        f, b, r = (xp.ascontiguousarray(m[:, ys, xs]) for m in (face, band, ring))
-        coords = elliptic_coords(fit_ellipse(f), f.shape[-2:])
-        inner = (coords.rho < INNER_RHO).astype(f.dtype)
-        track._cache["blending_roi"] = {
-            "gray": xp.ascontiguousarray(track.gray_crops()[:, ys, xs]),
-            "rgb": xp.ascontiguousarray(track.crops[:, ys, xs]),
-            "face": f,
-            "band": b,
-            "ring": r,
-            "coords": coords,
-            "zones": xp.stack([inner, f * b, b * (1 - f), r * (1 - b)], axis=1),
-        }
-    return track._cache["blending_roi"]
+    return track.memo("blending_roi", lambda: _compute_roi(track))
+
+
+def _compute_roi(track) -> dict:
+    xp = track.xp
+    face, band, ring = track.face_mask, track.boundary_mask, track.ring_mask
+    used = ((face + band + ring) > 0).any(axis=0)
+    size = used.shape
+    sl = []
+    for ax, n in ((1, size[0]), (0, size[1])):
+        idx = np.flatnonzero(to_numpy(used.any(axis=ax)))
+        lo = max(int(idx[0]) - 2, 0) // 2 * 2 if idx.size else 0
+        hi = min(int(idx[-1]) + 3, n) if idx.size else n
+        hi += (hi - lo) % 2 if hi < n else 0  # even side (the crop side itself is even)
+        sl.append(slice(lo, hi))
+    ys, xs = sl
+    f, b, r = (xp.ascontiguousarray(m[:, ys, xs]) for m in (face, band, ring))
+    coords = elliptic_coords(fit_ellipse(f), f.shape[-2:])
+    inner = (coords.rho < INNER_RHO).astype(f.dtype)
+    return {
+        "gray": xp.ascontiguousarray(track.gray_crops()[:, ys, xs]),
+        "rgb": xp.ascontiguousarray(track.crops[:, ys, xs]),
+        "face": f,
+        "band": b,
+        "ring": r,
+        "coords": coords,
+        "zones": xp.stack([inner, f * b, b * (1 - f), r * (1 - b)], axis=1),
+    }
 
 
 def texture(track) -> dict:

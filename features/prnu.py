@@ -83,17 +83,19 @@ from forensics import prnu as fp
 from forensics.backend import to_numpy
 from forensics.color import luma
 
-from .track import ellipse_radius2
+from forensics import geometry as geo
+from forensics.geometry import ellipse_radius2
+
 from .registry import EXPENSIVE, MODERATE, Calculator
 
 __all__ = ["PrnuRegions", "prnu_regions", "prnu_residuals", "CALCULATORS"]
 
 #: largest side (px) of the analysis window; the DWT cost grows with its area
 MAX_SIDE = 256
-#: ellipse scales of the face, the background boundary and the contour bands (as in features.track)
-FACE_SCALE, BG_SCALE, INNER_SCALE, OUTER_SCALE = 1.0, 1.3, 0.85, 1.15
-#: background weight of the camera-motion estimate: 0 inside the 1.5 ellipse, ramping to 1 at 1.75
-MOTION_BG_SCALE, MOTION_TAPER = 1.5, 0.25
+#: ellipse scales of the face, the background boundary and the contour bands (forensics.geometry)
+FACE_SCALE, BG_SCALE, INNER_SCALE, OUTER_SCALE = geo.FACE, geo.RING_OUTER, geo.BAND_INNER, geo.BAND_OUTER
+#: background weight of the camera-motion estimate: 0 inside the background ellipse, ramping to 1 beyond it
+MOTION_BG_SCALE, MOTION_TAPER = geo.BACKGROUND, 0.25
 #: long side (px) of the decimated frame used for the camera-motion estimate
 MOTION_SIDE = 320
 #: fewest static frames for fingerprint features
@@ -146,42 +148,40 @@ def _camera_motion(track, xp):
 
 
 def prnu_regions(track) -> PrnuRegions:
-    """Window, luma, region masks and static frames of a track; cached on the track."""
-    key = ("prnu", "regions", MAX_SIDE)
-    if key in track._cache:
-        return track._cache[key]
+    """Window, luma, region masks and static frames of a track; computed once per track."""
+    return track.memo(("prnu", "regions", MAX_SIDE), lambda: _regions(track))
+
+
+def _regions(track) -> PrnuRegions:
     xp = track.xp
     t = track.n_frames
     win = fp.face_window(track.boxes, track.frames.shape[1:3], max_side=MAX_SIDE)
     if win is None:
-        out = PrnuRegions(None, None, None, None, None, None, None, np.zeros(t, bool), np.full((t, 2), np.nan))
-    else:
-        sub = track.frames[:, win.y0:win.y0 + win.h, win.x0:win.x0 + win.w]
-        r2 = ellipse_radius2(track.boxes, (win.h, win.w), xp, offset=(win.y0, win.x0))
-        m = lambda lo, hi: ((r2 > lo**2) & (r2 <= hi**2)).astype(xp.float32)  # noqa: E731
-        static, shift = _camera_motion(track, xp)
-        out = PrnuRegions(
-            window=win,
-            luma=luma(xp.asarray(sub)),
-            face=(r2 <= FACE_SCALE**2).astype(xp.float32),
-            core=(r2 <= INNER_SCALE**2).astype(xp.float32),
-            background=(r2 > BG_SCALE**2).astype(xp.float32),
-            inner=m(INNER_SCALE, FACE_SCALE),
-            outer=m(FACE_SCALE, OUTER_SCALE),
-            static=static,
-            shift=shift,
-        )
-    track._cache[key] = out
-    return out
+        return PrnuRegions(None, None, None, None, None, None, None, np.zeros(t, bool), np.full((t, 2), np.nan))
+    sub = track.frames[:, win.y0:win.y0 + win.h, win.x0:win.x0 + win.w]
+    r2 = ellipse_radius2(track.boxes, (win.h, win.w), xp, offset=(win.y0, win.x0))
+    m = lambda lo, hi: ((r2 > lo**2) & (r2 <= hi**2)).astype(xp.float32)  # noqa: E731
+    static, shift = _camera_motion(track, xp)
+    return PrnuRegions(
+        window=win,
+        luma=luma(xp.asarray(sub)),
+        face=(r2 <= FACE_SCALE**2).astype(xp.float32),
+        core=(r2 <= INNER_SCALE**2).astype(xp.float32),
+        background=(r2 > BG_SCALE**2).astype(xp.float32),
+        inner=m(INNER_SCALE, FACE_SCALE),
+        outer=m(FACE_SCALE, OUTER_SCALE),
+        static=static,
+        shift=shift,
+    )
 
 
 def prnu_residuals(track):
-    """PRNU noise residuals of the window luma (:func:`forensics.prnu.noise_residual`), (T, h, w); cached."""
-    key = ("prnu", "residuals", MAX_SIDE)
-    if key not in track._cache:
+    """PRNU noise residuals of the window luma (:func:`forensics.prnu.noise_residual`), (T, h, w); computed once."""
+    def compute():
         reg = prnu_regions(track)
-        track._cache[key] = None if reg.window is None else fp.noise_residual(reg.luma, sigma=SIGMA)
-    return track._cache[key]
+        return None if reg.window is None else fp.noise_residual(reg.luma, sigma=SIGMA)
+
+    return track.memo(("prnu", "residuals", MAX_SIDE), compute)
 
 
 def _nan(t):

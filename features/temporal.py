@@ -114,23 +114,23 @@ def _region_signals(frames, boxes) -> DenseSignals:
 
 
 def dense_signals(track) -> DenseSignals | None:
-    """Region signals of ``track.dense`` (cached on the track), or None without a window."""
+    """Region signals of ``track.dense`` (computed once per track), or None without a window."""
     dense = track.dense
     if dense is None or len(dense.frames) < 3:
         return None
-    key = "temporal.dense_signals"
-    if key not in track._cache:
-        xp = track.xp
-        boxes = xp.asarray(to_numpy(dense.boxes), dtype=xp.float64)
-        m, h, w = dense.frames.shape[:3]
-        chunk = max(1, (CHUNK_PIXELS if xp is np else 16 * CHUNK_PIXELS) // max(h * w, 1))
-        parts = [
-            _region_signals(xp.asarray(dense.frames[i : i + chunk]), boxes[i : i + chunk])
-            for i in range(0, m, chunk)
-        ]
-        joined = [xp.concatenate([p[j] for p in parts], axis=0) for j in range(6)]
-        track._cache[key] = DenseSignals(*joined, float(dense.fps))
-    return track._cache[key]
+    return track.memo("temporal.dense_signals", lambda: _dense_signals(dense, track.xp))
+
+
+def _dense_signals(dense, xp) -> DenseSignals:
+    boxes = xp.asarray(to_numpy(dense.boxes), dtype=xp.float64)
+    m, h, w = dense.frames.shape[:3]
+    chunk = max(1, (CHUNK_PIXELS if xp is np else 16 * CHUNK_PIXELS) // max(h * w, 1))
+    parts = [
+        _region_signals(xp.asarray(dense.frames[i : i + chunk]), boxes[i : i + chunk])
+        for i in range(0, m, chunk)
+    ]
+    joined = [xp.concatenate([p[j] for p in parts], axis=0) for j in range(6)]
+    return DenseSignals(*joined, float(dense.fps))
 
 
 def _nan(names) -> dict:

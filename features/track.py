@@ -17,9 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from forensics import geometry as geo
 from forensics.color import luma
+from forensics.geometry import ellipse_radius2
 
-__all__ = ["FaceTrack", "DenseWindow", "ellipse_masks", "ellipse_radius2", "build_track", "CROP_SIZE", "CROP_MARGIN"]
+__all__ = ["FaceTrack", "DenseWindow", "ellipse_masks", "build_track", "CROP_SIZE", "CROP_MARGIN"]
 
 #: side of the fixed-size face crop, in pixels
 CROP_SIZE = 256
@@ -73,7 +75,7 @@ class FaceTrack:
     xp : the array module (numpy or cupy)
 
     Full-resolution regions (noise features) are cut from ``frames`` by the family that
-    needs them, around ``boxes`` with :func:`ellipse_radius2`: converting whole 1080p
+    needs them, around ``boxes`` with :func:`forensics.geometry.ellipse_radius2`: converting whole 1080p
     frames costs about 2 s per video.
     """
 
@@ -101,35 +103,20 @@ class FaceTrack:
     def times(self) -> np.ndarray:
         return np.asarray(self.frame_index, dtype=np.float64) / max(self.fps, 1e-6)
 
+    def memo(self, key, compute):
+        """``compute()`` once per track: intermediate results that several calculators of a family share
+        (PRNU residuals, a region of interest) are computed on first use and reused."""
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
     def gray_crops(self):
-        """Luminance (ITU-R BT.601) of ``crops``, float32 (T, S, S); cached."""
-        if "gray_crops" not in self._cache:
-            self._cache["gray_crops"] = luma(self.crops)
-        return self._cache["gray_crops"]
-
-
-def ellipse_radius2(boxes, shape, xp=np, *, stride: int = 1, offset=(0, 0)):
-    """Squared normalised radius of each pixel in each face ellipse, (T, h, w).
-
-    The face ellipse: centre lowered by 5 % of the box height (MTCNN boxes cut
-    the chin), semi-axes half the box width and 0.6 of its height; so
-    ``r2 <= scale**2`` is the mask at ``scale``, computed once for all scales.
-    Pixel ``(i, j)`` of the grid sits at frame pixel ``(offset + stride * (i, j))``.
-    """
-    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    cx = (b[:, 0] + b[:, 2]) / 2
-    cy = (b[:, 1] + b[:, 3]) / 2 + 0.05 * (b[:, 3] - b[:, 1])
-    ax = np.maximum((b[:, 2] - b[:, 0]) / 2, 1.0)
-    ay = np.maximum((b[:, 3] - b[:, 1]) * 0.6, 1.0)
-    h, w = shape
-    ys = xp.asarray(offset[0] + stride * np.arange(h), dtype=xp.float32)
-    xs = xp.asarray(offset[1] + stride * np.arange(w), dtype=xp.float32)
-    f = lambda v: xp.asarray(v, dtype=xp.float32)[:, None, None]  # noqa: E731
-    return ((xs[None, None, :] - f(cx)) / f(ax)) ** 2 + ((ys[None, :, None] - f(cy)) / f(ay)) ** 2
+        """Luminance (ITU-R BT.601) of ``crops``, float32 (T, S, S); computed once."""
+        return self.memo("gray_crops", lambda: luma(self.crops))
 
 
 def ellipse_masks(boxes: np.ndarray, shape: tuple[int, int], *, scale: float = 1.0) -> np.ndarray:
-    """Binary face ellipses (see :func:`ellipse_radius2`) grown by ``scale``, float32 (T, H, W)."""
+    """Binary face ellipses (:func:`forensics.geometry.ellipse_radius2`) grown by ``scale``, float32 (T, H, W)."""
     return (ellipse_radius2(boxes, shape) <= scale**2).astype(np.float32)
 
 
@@ -193,11 +180,12 @@ def build_track(
         cb = np.array([s * (b[0] - (cx - side / 2)), s * (b[1] - (cy - side / 2)),
                        s * (b[2] - (cx - side / 2)), s * (b[3] - (cy - side / 2))])
         r2 = ellipse_radius2(cb, (size, size))[0]
-        e10, e085, e115, e130, e150 = ((r2 <= sc**2).astype(np.float32) for sc in (1.0, 0.85, 1.15, 1.3, 1.5))
-        masks["face"][i] = e10
-        masks["ring"][i] = e130 * (1 - e10)
-        masks["boundary"][i] = e115 * (1 - e085)
-        masks["background"][i] = 1 - e150
+        within = {sc: (r2 <= sc**2).astype(np.float32)
+                  for sc in (geo.FACE, geo.BAND_INNER, geo.BAND_OUTER, geo.RING_OUTER, geo.BACKGROUND)}
+        masks["face"][i] = within[geo.FACE]
+        masks["ring"][i] = within[geo.RING_OUTER] * (1 - within[geo.FACE])
+        masks["boundary"][i] = within[geo.BAND_OUTER] * (1 - within[geo.BAND_INNER])
+        masks["background"][i] = 1 - within[geo.BACKGROUND]
         lm_crop[i, :, 0] = s * (lm[i, :, 0] - (cx - side / 2))
         lm_crop[i, :, 1] = s * (lm[i, :, 1] - (cy - side / 2))
     return FaceTrack(

@@ -22,6 +22,8 @@ __all__ = [
     "AucInterval",
     "calibration_curve",
     "Reliability",
+    "method_vs_real",
+    "breakdown",
 ]
 
 #: DFDC-style clipping of probabilities before log loss
@@ -233,3 +235,33 @@ def calibration_curve(y, p, *, n_bins: int = 10) -> Reliability:
     sum_y = np.bincount(idx, weights=y, minlength=n_bins)
     keep = count > 0
     return Reliability(sum_p[keep] / count[keep], sum_y[keep] / count[keep], count[keep], edges)
+
+
+def method_vs_real(labels, methods, datasets) -> dict[str, np.ndarray]:
+    """The one definition of "a method's fakes against which reals", used everywhere.
+
+    For each manipulation method with fakes, a boolean mask selecting that
+    method's fakes plus every real video of the dataset(s) those fakes come
+    from (like with like: FF++ c40 Deepfakes against FF++ c40 originals, not
+    against lightly compressed reals of another source). Rows without a
+    dataset form one dataset ``""``.
+    """
+    y = np.asarray(labels, dtype=np.float64)
+    methods = np.asarray([m or "(none)" for m in methods], dtype=object)
+    datasets = np.asarray([d or "" for d in datasets], dtype=object)
+    out = {}
+    for m in sorted(set(methods[y == 1].tolist())):
+        fakes = (methods == m) & (y == 1)
+        out[m] = fakes | ((y == 0) & np.isin(datasets, sorted(set(datasets[fakes].tolist()))))
+    return out
+
+
+def breakdown(y, p, *, methods, datasets) -> dict:
+    """Overall summary plus ``per_dataset`` and ``per_method_vs_real`` (:func:`method_vs_real`) summaries."""
+    y = np.asarray(y, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    ds = np.asarray([d or "" for d in datasets], dtype=object)
+    rep = summary(y, p)
+    rep["per_dataset"] = {d or "(none)": summary(y[ds == d], p[ds == d]) for d in sorted(set(ds.tolist()))}
+    rep["per_method_vs_real"] = {m: summary(y[sel], p[sel]) for m, sel in method_vs_real(y, methods, ds).items()}
+    return rep

@@ -3,7 +3,7 @@
 ``predict.py -o predictions.csv`` writes one row per video (``filename,label,
 status,message,n_frames,n_faces,n_tracks,raw_score,...``) where ``label`` is the
 calibrated P(fake). :func:`evaluate` joins those rows to labels read with
-:func:`dataformats.adapters.read_labels` (any label format ``train.py`` reads),
+:func:`dataformats.read_labels` (any label format ``train.py`` reads),
 and returns overall metrics, a bootstrap interval for the AUC and breakdowns
 by identity group, manipulation method and dataset.
 
@@ -21,19 +21,18 @@ import csv
 import math
 import os
 from collections import Counter, defaultdict
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import PurePosixPath, PureWindowsPath
 
 import numpy as np
 
+from dataformats import Record, read_labels
 from modeling import metrics
 
 __all__ = [
-    "LabelRecord",
-    "read_label_records",
     "read_predictions",
     "match_predictions",
     "group_metrics",
+    "method_metrics",
     "evaluate",
     "format_text",
     "strip_common_prefix",
@@ -42,119 +41,6 @@ __all__ = [
 
 #: probabilities are clipped to [CLIP, 1 - CLIP] for the log loss (the shipped model clips to [0.01, 0.99])
 DEFAULT_CLIP = 0.01
-FAKE_WORDS = {"1", "fake", "true", "yes", "deepfake", "manipulated", "synthetic"}
-REAL_WORDS = {"0", "real", "false", "no", "original", "pristine", "genuine"}
-
-
-@dataclass(frozen=True)
-class LabelRecord:
-    """One labelled video as this module uses it."""
-
-    path: str
-    label: int
-    group: str = ""
-    method: str = ""
-    dataset: str = ""
-
-
-def _parse_label(value) -> int:
-    if isinstance(value, (bool, np.bool_)):
-        return int(value)
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        if value in (0, 1):
-            return int(value)
-        raise ValueError(f"label must be 0 or 1, not {value!r}")
-    word = str(value).strip().lower()
-    if word in FAKE_WORDS:
-        return 1
-    if word in REAL_WORDS:
-        return 0
-    try:
-        return _parse_label(float(word))
-    except ValueError:
-        raise ValueError(f"cannot read {value!r} as a label (use 0/1 or REAL/FAKE)") from None
-
-
-def _get(rec, name: str, index: int, default=""):
-    """A field of a label record that may be a mapping, an object or a tuple."""
-    if isinstance(rec, dict):
-        return rec.get(name, default)
-    if hasattr(rec, name):
-        return getattr(rec, name)
-    if isinstance(rec, (tuple, list)) and len(rec) > index:
-        return rec[index]
-    return default
-
-
-def _as_record(rec) -> LabelRecord | None:
-    """A :class:`LabelRecord`, or None when the record's label is unknown."""
-    path = _get(rec, "path", 0, None)
-    if path is None:
-        path = _get(rec, "filename", 0, None)
-    if path is None:
-        raise ValueError(f"label record without a path: {rec!r}")
-    label = _get(rec, "label", 1, None)
-    if label is None or (isinstance(label, str) and not label.strip()):
-        return None
-
-    def text(v):
-        return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
-
-    return LabelRecord(
-        path=str(path),
-        label=_parse_label(label),
-        group=text(_get(rec, "group", 2)),
-        method=text(_get(rec, "method", 3)),
-        dataset=text(_get(rec, "dataset", 4)),
-    )
-
-
-def _read_plain_csv(path: Path) -> list[LabelRecord]:
-    """``path,label[,group,method,dataset]`` with a header (``filename``/``file``/``video`` also name the path)."""
-    with open(path, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    if not rows:
-        return []
-    keys = {k.strip().lower(): k for k in rows[0] if k}
-    pcol = next((keys[k] for k in ("path", "filename", "file", "video", "name") if k in keys), None)
-    lcol = next((keys[k] for k in ("label", "is_fake", "fake", "target") if k in keys), None)
-    if pcol is None or lcol is None:
-        raise ValueError(f"{path}: need a path column (path/filename) and a label column; found {list(rows[0])}")
-    out = []
-    for r in rows:
-        if not (r.get(lcol) or "").strip():
-            continue  # unknown label
-        out.append(
-            LabelRecord(
-                path=r[pcol].strip(),
-                label=_parse_label(r[lcol]),
-                group=(r.get(keys.get("group", ""), "") or "").strip(),
-                method=(r.get(keys.get("method", ""), "") or "").strip(),
-                dataset=(r.get(keys.get("dataset", ""), "") or "").strip(),
-            )
-        )
-    return out
-
-
-def read_label_records(source) -> list[LabelRecord]:
-    """Labels from any source ``train.py`` reads, via :func:`dataformats.adapters.read_labels`.
-
-    Falls back to a plain CSV (``path,label[,group,method,dataset]``) when that
-    reader is not available or does not recognise the file. Videos whose
-    label is unknown are left out.
-    """
-    source = Path(source)
-    try:
-        from dataformats.adapters import read_labels
-    except ImportError:
-        read_labels = None
-    if read_labels is not None:
-        try:
-            return [r for r in map(_as_record, read_labels(str(source))) if r is not None]
-        except Exception:
-            if not (source.is_file() and source.suffix.lower() in (".csv", ".txt")):
-                raise
-    return _read_plain_csv(source)
 
 
 def read_predictions(path) -> list[dict]:
@@ -190,7 +76,7 @@ def _parts(path: str) -> tuple[str, ...]:
     return tuple(x for x in p.parts if x not in ("/", "\\", ".", "") and not x.endswith(":\\"))
 
 
-def match_predictions(pred_names: list[str], records: list[LabelRecord]):
+def match_predictions(pred_names: list[str], records: list[Record]):
     """Match prediction file names to label records by the longest common path tail.
 
     Returns
@@ -264,26 +150,19 @@ def _metrics(y: np.ndarray, p: np.ndarray, clip: float) -> dict:
     return out
 
 
-def group_metrics(y, p, keys, *, clip: float = DEFAULT_CLIP, negatives: str = "own") -> dict[str, dict]:
-    """Metrics for each value of ``keys``.
-
-    ``negatives="own"`` scores each subset as it is (AUC only where it holds
-    both classes); ``negatives="all_real"`` scores the fakes of each key
-    against every real video (the usual per-manipulation-method AUC, where
-    the real videos carry no method).
-    """
+def group_metrics(y, p, keys, *, clip: float = DEFAULT_CLIP) -> dict[str, dict]:
+    """Metrics for each value of ``keys``, each subset as it is (AUC only where it holds both classes)."""
     y = np.asarray(y, dtype=np.float64)
     p = np.asarray(p, dtype=np.float64)
     keys = np.asarray([k if k else "(none)" for k in keys], dtype=object)
-    out: dict[str, dict] = {}
-    for key in sorted(set(keys.tolist())):
-        sel = keys == key
-        if negatives == "all_real":
-            if not np.any(y[sel] == 1):
-                continue
-            sel = (sel & (y == 1)) | (y == 0)
-        out[key] = _metrics(y[sel], p[sel], clip)
-    return out
+    return {key: _metrics(y[keys == key], p[keys == key], clip) for key in sorted(set(keys.tolist()))}
+
+
+def method_metrics(y, p, methods, datasets, *, clip: float = DEFAULT_CLIP) -> dict[str, dict]:
+    """Each method's fakes against the reals of the same dataset(s) (:func:`modeling.metrics.method_vs_real`)."""
+    y = np.asarray(y, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    return {m: _metrics(y[sel], p[sel], clip) for m, sel in metrics.method_vs_real(y, methods, datasets).items()}
 
 
 def evaluate(
@@ -309,7 +188,7 @@ def evaluate(
     ``unmatched``, ``ambiguous``, ``status_counts``, ``n_missing_prob``.
     """
     preds = read_predictions(predictions_csv)
-    records = read_label_records(labels_source)
+    records = [r for r in read_labels(str(labels_source)) if r.label is not None]
     matches, ambiguous = match_predictions([r["key"] for r in preds], records)
     seen: set[int] = set()
     rows = []
@@ -364,8 +243,10 @@ def evaluate(
             keys = short.tolist()
             if prefix:
                 result["group_prefix"] = prefix
-        neg = "all_real" if name == "method" else "own"
-        result[f"per_{name}"] = group_metrics(y, p, keys, clip=clip, negatives=neg)
+        if name == "method":
+            result["per_method"] = method_metrics(y, p, keys, [rec.dataset for _, rec in rows], clip=clip)
+        else:
+            result[f"per_{name}"] = group_metrics(y, p, keys, clip=clip)
     return result
 
 
@@ -414,7 +295,7 @@ def format_text(result: dict) -> str:
     lines.append(f"n = {o['n']} ({o['n_fake']} fake, {n_real} real)")
     if min(o["n_fake"], n_real) < 10:
         lines.append("  (fewer than 10 videos in a class: the numbers and the interval mean little)")
-    for name, note in (("method", "fakes of each method vs all real videos"),
+    for name, note in (("method", "fakes of each method vs the real videos of the same dataset"),
                        ("dataset", "each subset as is"), ("group", "each identity group as is")):
         table = result.get(f"per_{name}")
         if not table:

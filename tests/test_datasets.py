@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from dataformats.adapters import parse_label, read_labels
+from dataformats import parse_label, read_labels
 
 
 def _touch(root, *rels):

@@ -29,7 +29,7 @@ def test_default_model_never_trained_on_research_only_data():
 
 
 def test_readme_demo_command_scores_carphone(carphone_path, tmp_path):
-    from cli.commands import predict_main
+    from cli.predict import main as predict_main
 
     out = tmp_path / "predictions.csv"
     assert predict_main([carphone_path, "-o", str(out), "--workers", "1"]) == 0

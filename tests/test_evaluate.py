@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reporting.evaluation import evaluate, format_text, match_predictions, read_label_records, LabelRecord
+from dataformats import Record, read_labels
+from reporting.evaluation import evaluate, format_text, match_predictions
 
 sk = pytest.importorskip("sklearn.metrics")
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,7 +66,7 @@ def test_metrics_equal_sklearn(tmp_path):
     assert 0 < o["eer"] < 0.5
     assert res["auc_ci"]["lo"] < o["auc"] < res["auc_ci"]["hi"]
     assert res["auc_ci_grouped"]["lo"] < o["auc"] < res["auc_ci_grouped"]["hi"]
-    # per method: that method's fakes against every real video
+    # per method: that method's fakes against the reals of its dataset(s) (A and B span both: every real)
     for m in ("A", "B"):
         sel = (y == 0) | np.array([r["method"] == m for r in labels])
         assert res["per_method"][m]["auc"] == pytest.approx(sk.roc_auc_score(y[sel], p[sel]), abs=1e-9)
@@ -80,10 +81,10 @@ def test_metrics_equal_sklearn(tmp_path):
 
 
 def test_matching_by_tail_and_ambiguity():
-    recs = [LabelRecord("data/FF/Deepfakes/videos/183_253.mp4", 1),
-            LabelRecord("data/FF/FaceSwap/videos/183_253.mp4", 1),
-            LabelRecord("data/FF/orig/videos/183.mp4", 0),
-            LabelRecord("C:\\clips\\x\\a.mp4", 0)]
+    recs = [Record("data/FF/Deepfakes/videos/183_253.mp4", 1),
+            Record("data/FF/FaceSwap/videos/183_253.mp4", 1),
+            Record("data/FF/orig/videos/183.mp4", 0),
+            Record("C:\\clips\\x\\a.mp4", 0)]
     names = ["183.mp4", "/mnt/other/FF/FaceSwap/videos/183_253.mp4", "183_253.mp4", "a.mp4", "missing.mp4",
              "Deepfakes/videos/183_253.mp4"]
     m, amb = match_predictions(names, recs)
@@ -111,7 +112,7 @@ def test_unmatched_duplicates_and_failures(tmp_path):
 def test_plain_csv_with_filename_and_01_labels(tmp_path):
     lab = tmp_path / "l.csv"
     lab.write_text("filename,label\na.mp4,1\nb.mp4,0\nc.mp4,\n")
-    recs = read_label_records(lab)
+    recs = [r for r in read_labels(str(lab)) if r.label is not None]
     got = {Path(r.path).name: r.label for r in recs}
     assert got == {"a.mp4": 1, "b.mp4": 0}  # the unlabelled one is left out
 
@@ -128,3 +129,19 @@ def test_cli_prints_and_writes_json(tmp_path):
     y = np.array([r["y"] for r in labels])
     p = np.array([r["p"] for r in preds])
     assert res["overall"]["auc"] == pytest.approx(sk.roc_auc_score(y, p), abs=1e-9)
+
+
+def test_per_method_scores_against_reals_of_its_own_dataset(tmp_path):
+    """One definition of "a method's fakes against which reals": the reals of the fakes' dataset."""
+    labels = [{"path": f"x/{i}.mp4", "label": lab, "group": f"g{i}", "method": m, "dataset": d}
+              for i, (lab, m, d) in enumerate([("FAKE", "A", "d1"), ("REAL", "", "d1"), ("REAL", "", "d1"),
+                                                ("FAKE", "B", "d2"), ("REAL", "", "d2"), ("REAL", "", "d2")])]
+    # A's fake beats d1's reals but not d2's; B's fake beats d2's reals only
+    probs = [0.6, 0.2, 0.3, 0.95, 0.9, 0.7]
+    preds = [{"filename": f"{i}.mp4", "label": f"{p:.6f}", "status": "ok", "raw_score": "0", "path": f"/v/x/{i}.mp4"}
+             for i, p in enumerate(probs)]
+    pr, lab = _write(tmp_path, labels, preds)
+    res = evaluate(pr, lab, n_boot=50)
+    assert res["per_method"]["A"]["auc"] == 1.0 and res["per_method"]["A"]["n"] == 3
+    assert res["per_method"]["B"]["auc"] == 1.0 and res["per_method"]["B"]["n"] == 3
+    assert res["overall"]["auc"] < 1.0  # against every real video neither would be perfect

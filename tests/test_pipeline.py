@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from synthesis.selfblend import sample_blend_params, self_blend
-from cli.commands import predict_main, train_main
+from cli.predict import main as predict_main
+from cli.train import main as train_main
 from pipeline.extract import STATUSES, extract_video
 from features.registry import select
 
@@ -122,12 +123,12 @@ def test_predict_separates_held_out_fakes(trained, tmp_path):
 
 def test_cache_makes_retraining_skip_decoding(trained, tmp_path, monkeypatch):
     root, model_dir = trained
-    import cli.commands as cli
+    import pipeline.batch as batch
 
     def boom(*a, **k):
         raise AssertionError("decoded again despite a warm cache")
 
-    monkeypatch.setattr(cli, "extract_video", boom)
+    monkeypatch.setattr(batch, "extract_video", boom)
     assert train_main(["--data", str(root / "data"), "--features", FEATURES, "-o", str(tmp_path / "m2"),
                        "--frames", "8", "--workers", "1", "--folds", "4", "--cache", str(root / "cache")]) == 0
 

@@ -15,7 +15,8 @@ import scipy.ndimage as ndi
 from features import prnu as fprnu
 from features.aggregate import aggregate_values
 from features.registry import EXPENSIVE, MODERATE, SEP, select
-from features.track import build_track, ellipse_masks, ellipse_radius2
+from features.track import build_track, ellipse_masks
+from forensics.geometry import ellipse_radius2
 from forensics import prnu as fp
 from forensics.backend import cupy_usable, to_numpy
 

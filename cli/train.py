@@ -1,0 +1,138 @@
+"""``train.py``: extract features for labelled videos, cross-validate, calibrate, write a model folder."""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections import Counter
+
+import numpy as np
+
+from dataformats import Record, read_labels
+from features.registry import select
+from modeling import metrics
+from modeling.calibration import apply_platt, fit_platt
+from modeling.card import build_card, data_sources
+from modeling.detector import DetectorModel, write_oof, write_training_table
+from modeling.training import cv_report, feature_matrix, train_cv
+from pipeline.batch import default_workers, extract_table
+
+__all__ = ["main", "evaluate_external"]
+
+
+def evaluate_external(model: DetectorModel, paths, *, calcs, frames, dense, device, cache_dir, workers, seed) -> dict:
+    """Score labelled data the model never trained on; metrics overall, per dataset and per method."""
+    records = [r for p in paths for r in read_labels(p) if r.label is not None]
+    rows, failures = extract_table(records, calculators=calcs, frames=frames, dense=dense, device=device, seed=seed,
+                                   cache_dir=cache_dir, workers=workers, log=lambda *_: None)
+    X = model.matrix(rows)
+    rep = metrics.breakdown([r["_label"] for r in rows], model.predict_proba(X),
+                            methods=[r["_method"] for r in rows], datasets=[r["_dataset"] for r in rows])
+    overall = {k: v for k, v in rep.items() if not k.startswith("per_")}
+    return {"data": [os.path.normpath(x) for x in paths], "overall": overall, "failures": dict(failures),
+            "per_dataset": rep["per_dataset"], "per_method_vs_real": rep["per_method_vs_real"]}
+
+
+def _fmt(m: dict) -> str:
+    return (f"AUC {m['auc']:.3f}  log loss {m['log_loss']:.3f}  acc {m['accuracy']:.3f}  "
+            f"EER {m['eer']:.3f}  (n={m['n']}, fake={m['n_fake']})")
+
+
+def _print_cv(cv: dict, card: dict) -> None:
+    print(f"grouped {cv['folds']}-fold CV: {_fmt(cv)}")
+    for m, s in cv.get("per_method_vs_real", {}).items():
+        print(f"  {m:<32} vs reals of its dataset: {_fmt(s)}")
+    for d, s in cv.get("per_dataset", {}).items():
+        print(f"  dataset {d:<24} {_fmt(s)}")
+    ev = card.get("evaluation")
+    if ev:
+        print(f"external evaluation (never trained on): {_fmt(ev['overall'])}")
+        for m, s in ev["per_method_vs_real"].items():
+            print(f"  {m:<32} {_fmt(s)}")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="train.py", description="Train a detector on labelled videos.")
+    ap.add_argument("--data", nargs="+", required=True, metavar="PATH",
+                    help="labelled data: DFDC/FF++/Celeb-DF folder, real/+fake/ folders, CSV path,label[,group]")
+    ap.add_argument("--features", default="all", help="all | fast | FAMILY[,FAMILY] (default all)")
+    ap.add_argument("-o", "--output", required=True, metavar="MODEL_DIR")
+    ap.add_argument("--frames", type=int, default=32)
+    ap.add_argument("--dense", type=int, default=64, help="dense-window length for temporal features")
+    ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    ap.add_argument("--synthesize", action="store_true",
+                    help="add a self-blended fake of every REAL video; unlabelled folders count as REAL")
+    ap.add_argument("--reencode", action="store_true",
+                    help="add a degraded copy of every sample (both classes): half resampled down-up, then JPEG "
+                         "q35-90, so neither compression nor resolution is a label cue")
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cache", default=os.path.join(".cache", "features"), help="feature cache folder ('' = off)")
+    ap.add_argument("--eval-data", nargs="*", default=[], metavar="PATH",
+                    help="labelled data scored by the final model only (never trained on); metrics go in the card")
+    ap.add_argument("--report", default=None, metavar="DIR", help="write the HTML model report to DIR")
+    ap.add_argument("--notes", default="", help="free text stored in the model card")
+    args = ap.parse_args(argv)
+
+    from forensics.backend import resolve_device
+
+    device = resolve_device(args.device)
+    calcs = select(args.features)
+    records: list[Record] = []
+    for d in args.data:
+        recs = read_labels(d)
+        unl = [r for r in recs if r.label is None]
+        if unl and not args.synthesize:
+            raise SystemExit(f"{d}: {len(unl)} videos have no label (use a labelled layout, or --synthesize "
+                             "to treat an unlabelled folder as REAL footage)")
+        for r in unl:
+            r.label = 0
+        records += recs
+    if not records:
+        raise SystemExit("no videos found in --data")
+    workers = 1 if device == "cuda" else default_workers(args.workers)
+    print(f"{len(records)} videos ({sum(r.label == 1 for r in records)} fake), {len(calcs)} calculators, "
+          f"{workers} worker(s), device {device}")
+    t0 = time.perf_counter()
+    rows, failures = extract_table(records, calculators=calcs, frames=args.frames, dense=args.dense, device=device,
+                                   seed=args.seed, cache_dir=args.cache or None, workers=workers,
+                                   synthesize=args.synthesize, reencode=args.reencode)
+    t_extract = time.perf_counter() - t0
+    labels = np.array([r["_label"] for r in rows])
+    if len(set(labels)) < 2:
+        raise SystemExit("training needs both REAL and FAKE samples (add fakes, or use --synthesize)")
+    X, names = feature_matrix(rows)
+    booster, oof, folds, params = train_cv(X, labels, [r["_group"] for r in rows], feature_names=names,
+                                           n_folds=args.folds, seed=args.seed, threads=workers)
+    ok = np.isfinite(oof)
+    a, b = fit_platt(oof[ok], labels[ok])
+    cv = cv_report(labels, oof, a, b, [r["_method"] for r in rows], [r["_dataset"] for r in rows],
+                   len(np.unique(folds)))
+    card = build_card(
+        name=os.path.basename(os.path.normpath(args.output)), features=names, feature_set=args.features,
+        calculators=[c.key for c in calcs], frames=args.frames, dense=args.dense, calibration=(a, b), cv=cv,
+        training={"n_rows": int(len(rows)), "n_videos": len(records), "n_fake_rows": int(labels.sum()),
+                  "synthesize": args.synthesize, "reencode": args.reencode, "seed": args.seed,
+                  "failures": dict(failures), "extract_seconds": round(t_extract, 1),
+                  "variants": dict(Counter(r["_variant"] for r in rows))},
+        sources=data_sources(records, synthesized="self-blended fakes synthesised from the REAL videos above "
+                                                  "(synthesis.selfblend)" if args.synthesize else None),
+        params=dict(params, num_boost_round=booster.current_iteration()), X=X, y=labels, notes=args.notes)
+    model = DetectorModel(booster, card)
+    if args.eval_data:
+        card["evaluation"] = evaluate_external(model, args.eval_data, calcs=calcs, frames=args.frames,
+                                               dense=args.dense, device=device, cache_dir=args.cache or None,
+                                               workers=workers, seed=args.seed)
+    model.save(args.output)
+    for r, raw, f in zip(rows, oof, folds):
+        r["_raw"], r["_prob"], r["_fold"] = raw, float(apply_platt([raw], a, b)[0]) if np.isfinite(raw) else "", f
+    write_oof(args.output, rows)
+    write_training_table(args.output, rows, names)
+    _print_cv(cv, card)
+    if args.report:
+        from reporting.model_report import build_report
+
+        print(f"report: {build_report(args.output, args.report)}")
+    print(f"model written to {args.output} (extraction {t_extract:.1f} s)")
+    return 0
