@@ -17,17 +17,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from forensics.backend import to_numpy
+from forensics.backend import ndimage_for, to_numpy
 from forensics.blending import (
     block_grid,
     colour_by_zone,
     contour_edges,
     elliptic_coords,
     fit_ellipse,
+    laplacian,
     texture_by_zone,
 )
 from forensics.color import luma
 
+from .maps import MapImage, MapSpec, crop_context
 from .registry import CHEAP, MODERATE, Calculator
 
 from .track import ellipse_masks
@@ -217,3 +219,16 @@ CALCULATORS = [
     Calculator("blending", "compression_grid", compression_grid, cost=MODERATE, gpu=True,
                description="block-grid (JPEG/MPEG) strength and phase, face vs surround, native pixels"),
 ]
+
+
+def hf_energy_map(track) -> MapImage:
+    """Local high-frequency energy of the face crop: log10 mean |Laplacian| in a 9-px window, median over frames."""
+    xp = track.xp
+    local = ndimage_for(xp).uniform_filter(xp.abs(laplacian(track.gray_crops())), size=(1, 9, 9), mode="nearest")
+    values = np.log10(to_numpy(xp.median(local, axis=0)) + 1e-3)
+    return MapImage(values, "Local high-frequency energy of the face crop (log10 mean |Laplacian| in a 9-px window, "
+                    "median over frames). A pasted face often differs in sharpness and noise from its surround, and "
+                    "a blend leaves a seam along the dashed band.", **crop_context(track))
+
+
+MAPS = [MapSpec("blending", "hf_energy", hf_energy_map)]

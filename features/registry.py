@@ -31,16 +31,19 @@ __all__ = [
     "EXPENSIVE",
     "FAMILY_MODULES",
     "all_calculators",
+    "all_maps",
     "families",
     "select",
     "column_name",
     "parse_column",
+    "family_of",
 ]
 
 CHEAP, MODERATE, EXPENSIVE = 1, 2, 3
 SEP = "__"
 
-#: Every family module; each defines ``CALCULATORS``, a list of :class:`Calculator`.
+#: Every family module; each defines ``CALCULATORS``, a list of :class:`Calculator`, and may define
+#: ``MAPS``, a list of :class:`features.maps.MapSpec` (the spatial maps its explanations show).
 #: This tuple is the registry's single source: add a family by adding its module here.
 FAMILY_MODULES = (
     "features.meta",
@@ -109,6 +112,11 @@ def all_calculators() -> list[Calculator]:
     return out
 
 
+def all_maps() -> list:
+    """Every family's explanation maps (:class:`features.maps.MapSpec`), in registry order."""
+    return [m for mod in FAMILY_MODULES for m in getattr(importlib.import_module(mod), "MAPS", [])]
+
+
 def families() -> list[str]:
     """Family names in registry order."""
     return list(dict.fromkeys(c.family for c in all_calculators()))
@@ -151,3 +159,11 @@ def parse_column(column: str) -> tuple[str, str, str]:
     if len(parts) != 3 or not all(parts):
         raise ValueError(f"not a feature column: {column!r}")
     return parts[0], parts[1], parts[2]
+
+
+def family_of(column: str) -> str:
+    """The family of a ``family__feature__stat`` column, ``other`` when it is not one."""
+    try:
+        return parse_column(column)[0]
+    except ValueError:
+        return "other"

@@ -22,7 +22,9 @@ cancel them and leave what differs in the face alone.
 """
 from __future__ import annotations
 
-from forensics.backend import get_namespace
+import numpy as np
+
+from forensics.backend import get_namespace, to_numpy
 from forensics.spectral import (
     block_dct,
     block_mean,
@@ -36,6 +38,7 @@ from forensics.spectral import (
     radial_power,
 )
 
+from .maps import MapImage, MapSpec
 from .registry import CHEAP, Calculator
 
 #: radial bins kept as features of the whole crop
@@ -154,3 +157,14 @@ CALCULATORS = [
     Calculator("spectral", "blockdct", block_dct_stats, cost=CHEAP, gpu=True,
                description="8x8 block-DCT band energies, kurtosis and zeros, face and face minus background (Frank 2020)"),
 ]
+
+
+def spectrum_map(track) -> MapImage:
+    """Log10 power spectrum of the gray crop, mean over frames, zero frequency at the centre."""
+    p = periodogram(track.gray_crops(), onesided=False)
+    values = np.fft.fftshift(np.log10(to_numpy(track.xp.mean(p, axis=0)) + 1e-6))
+    return MapImage(values, "Log power spectrum of the face crop (mean over frames, zero frequency at the centre). "
+                    "Up-sampling in generators leaves bright periodic peaks away from the centre.")
+
+
+MAPS = [MapSpec("spectral", "spectrum", spectrum_map)]

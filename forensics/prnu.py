@@ -59,6 +59,7 @@ from .backend import get_namespace, ndimage_for, to_numpy
 from .dwt import wavedec2, waverec2
 
 __all__ = [
+    "local_ncc",
     "wiener_shrink",
     "wavelet_noise",
     "zero_mean",
@@ -343,6 +344,37 @@ def ncc(a, b, mask=None, *, min_pixels: int = 256):
     den = xp.sqrt((a * a).sum(axis=(-2, -1)) * (b * b).sum(axis=(-2, -1)))
     good = (n >= min_pixels) & (den > 0)
     return xp.where(good, num / xp.where(den > 0, den, 1), xp.nan)
+
+
+def local_ncc(a, b, *, size: int = 24):
+    """Normalised cross-correlation of ``a`` and ``b`` in a sliding ``size`` x ``size`` window.
+
+    The windowed version of :func:`ncc` (local means removed in each window),
+    over the last two axes; NaN where either input is locally constant.
+    Used to map where a residual agrees with a fingerprint (Chen et al. 2008
+    detect local PRNU absence the same way).
+
+    Parameters
+    ----------
+    a, b : arrays (..., H, W), same shape
+
+    Returns
+    -------
+    array (..., H, W)
+    """
+    xp = get_namespace(a, b)
+    a = _float(a, xp)
+    b = xp.asarray(b, dtype=a.dtype)
+    nd = ndimage_for(xp)
+    win = (1,) * (a.ndim - 2) + (size, size)
+
+    def box(x):
+        return nd.uniform_filter(x, size=win, mode="nearest")
+
+    a = a - box(a)
+    b = b - box(b)
+    den = xp.sqrt(box(a * a) * box(b * b))
+    return xp.where(den > 0, box(a * b) / xp.where(den > 0, den, 1), xp.nan)
 
 
 @functools.lru_cache(maxsize=16)

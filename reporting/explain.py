@@ -35,32 +35,23 @@ from typing import NamedTuple
 
 import numpy as np
 
+from features.maps import MapImage, crop_context
+from features.registry import all_maps, family_of, parse_column
+from modeling.card import feature_ranges
+from modeling.detector import read_training_table
+
 from .evaluation import jsonable
-from .model_report import (
-    Html,
-    _cell,
-    _floats,
-    _read_csv_columns,
-    family_of,
-    fig_to_data_uri,
-    fig_to_png,
-    html_page,
-    html_table,
-    png_to_data_uri,
-    sum_by_family,
-)
+from .html import Html, cell, fig_to_data_uri, fig_to_png, html_page, html_table, png_to_data_uri, pyplot
+from .model_report import sum_by_family
 
 __all__ = [
     "Explanation",
     "explain_row",
     "contact_sheet",
-    "builtin_maps",
-    "MapImage",
+    "family_maps",
     "write_explanation",
     "write_index",
     "safe_name",
-    "jsonable",
-    "feature_ranges",
     "reference_ranges",
 ]
 
@@ -105,44 +96,19 @@ def _as_float(v) -> float:
         return math.nan
 
 
-def feature_ranges(X, y, columns, *, quantiles=(0.1, 0.5, 0.9)) -> dict:
-    """Typical values of each feature per class: ``{column: {"real": [q...], "fake": [q...]}}``.
-
-    Quantiles of the training table (missing values ignored; ``None`` where a
-    class has no value), so an explanation can say whether a video's value is
-    unusual for a real video.
-    """
-    import warnings
-
-    X = np.asarray(X, dtype=np.float64).reshape(-1, len(columns))
-    y = np.asarray(y, dtype=np.float64)
-    out: dict = {c: {} for c in columns}
-    for name, cls in (("real", 0), ("fake", 1)):
-        sub = X[y == cls]
-        if not len(sub):
-            continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
-            q = np.nanquantile(sub, quantiles, axis=0)  # (n_quantiles, n_features)
-        for j, c in enumerate(columns):
-            out[c][name] = jsonable(q[:, j])
-    return out
-
-
 @functools.lru_cache(maxsize=4)
 def reference_ranges(model_dir: str) -> dict:
-    """:func:`feature_ranges` of a model directory's ``features.csv`` (``{}`` when it has none); cached."""
-    path = Path(model_dir) / "features.csv"
+    """:func:`modeling.card.feature_ranges` of a model directory's training table (``{}`` without one); cached."""
+    import json
+
     card_path = Path(model_dir) / "model_card.json"
-    if not path.is_file() or not card_path.is_file():
+    if not card_path.is_file():
         return {}
     columns = list(json.loads(card_path.read_text())["features"])
-    cols = _read_csv_columns(path)
-    if "label" not in cols:
+    table = read_training_table(str(model_dir), columns)
+    if table is None or not np.isfinite(table.labels).any():
         return {}
-    n = len(cols["label"])
-    X = np.column_stack([_floats(cols[c]) if c in cols else np.full(n, np.nan) for c in columns])
-    return feature_ranges(X, _floats(cols["label"]), columns)
+    return feature_ranges(table.X, table.labels, columns)
 
 
 def safe_name(video_name: str, *, max_len: int = 120) -> str:
@@ -158,10 +124,8 @@ def safe_name(video_name: str, *, max_len: int = 120) -> str:
 
 def _feature_entry(e: Explanation, i: int, reference: dict) -> dict:
     try:
-        from features.registry import parse_column
-
         fam, feat, stat = parse_column(e.columns[i])
-    except (ImportError, ValueError):
+    except ValueError:
         fam, feat, stat = family_of(e.columns[i]), e.columns[i], ""
     ref = reference.get(e.columns[i]) or {}
     return {"column": e.columns[i], "family": fam, "feature": feat, "stat": stat,
@@ -227,127 +191,24 @@ def contact_sheet(crops, face_mask, *, landmarks=None, frame_index=None, max_fra
     return sheet
 
 
-class MapImage(NamedTuple):
-    """A spatial map and what to draw it over."""
-
-    values: np.ndarray  #: (H, W) the map
-    description: str  #: one paragraph for the analyst
-    base: np.ndarray | None = None  #: (H, W) gray image under the map, or None
-    outline: np.ndarray | None = None  #: (H, W) face mask, outlined at 0.5 (solid line)
-    band: np.ndarray | None = None  #: (H, W) blending band, outlined at 0.5 (dashed line)
-    cmap: str = "inferno"
-    symmetric: bool = False  #: colour scale centred on 0
-
-
-def _crop_context(track) -> dict:
-    from forensics.backend import to_numpy
-
-    return {"base": to_numpy(track.gray_crops()).mean(axis=0), "outline": to_numpy(track.face_mask).mean(axis=0),
-            "band": to_numpy(track.boundary_mask).mean(axis=0)}
-
-
-def _local_hf_energy(track) -> MapImage | None:
-    """Median over frames of the local mean |Laplacian| of the gray crop (log10) (``blending`` family)."""
-    try:
-        from forensics.blending import laplacian
-    except ImportError:
-        return None
-    from forensics.backend import ndimage_for, to_numpy
-
-    xp = track.xp
-    local = ndimage_for(xp).uniform_filter(xp.abs(laplacian(track.gray_crops())), size=(1, 9, 9), mode="nearest")
-    values = np.log10(to_numpy(xp.median(local, axis=0)) + 1e-3)
-    return MapImage(values, "Local high-frequency energy of the face crop (log10 mean |Laplacian| in a 9-px window, "
-                    "median over frames). A pasted face often differs in sharpness and noise from its surround, and "
-                    "a blend leaves a seam along the dashed band.", **_crop_context(track))
-
-
-def _face_spectrum(track) -> MapImage | None:
-    """Log10 power spectrum of the gray crop, mean over frames, DC at the centre (``spectral`` family)."""
-    try:
-        from forensics.spectral import periodogram
-    except ImportError:
-        return None
-    from forensics.backend import to_numpy
-
-    p = periodogram(track.gray_crops(), onesided=False)
-    values = np.fft.fftshift(np.log10(to_numpy(track.xp.mean(p, axis=0)) + 1e-6))
-    return MapImage(values, "Log power spectrum of the face crop (mean over frames, zero frequency at the centre). "
-                    "Up-sampling in generators leaves bright periodic peaks away from the centre.")
-
-
-def _prnu_local_ncc(track, *, size: int = 24) -> MapImage | None:
-    """Local correlation of each frame's PRNU residual with the other frames' fingerprint (``prnu`` family).
-
-    In the fixed full-resolution window of :mod:`features.prnu`, over the
-    frames without camera motion: the leave-one-out fingerprint of the whole
-    window (Chen et al. 2008) times the frame, correlated with the frame's
-    residual in ``size`` x ``size`` windows (local means removed), averaged
-    over frames. The same statistic as ``ncc_face``/``ncc_bg``, mapped.
-    """
-    try:
-        from features.prnu import MIN_FRAMES, prnu_regions, prnu_residuals
-        from forensics.prnu import fingerprint
-    except ImportError:
-        return None
-    from forensics.backend import ndimage_for, to_numpy
-
-    reg = prnu_regions(track)
-    if reg.window is None or int(np.sum(reg.static)) < max(MIN_FRAMES, 3):
-        return None
-    xp = track.xp
-    keep = xp.asarray(np.flatnonzero(reg.static))
-    w, img = prnu_residuals(track)[keep], reg.luma[keep]
-    f = fingerprint(w, img, leave_one_out=True)
-    nd = ndimage_for(xp)
-
-    def box(x):
-        return nd.uniform_filter(x, size=(1, size, size), mode="nearest")
-
-    a = w - box(w)
-    b = img * f.k_loo
-    b = b - box(b)
-    den = xp.sqrt(box(a * a) * box(b * b))
-    r = xp.where(den > 0, box(a * b) / xp.where(den > 0, den, 1), xp.nan)
-    values = to_numpy(xp.nanmean(r, axis=0))
-    return MapImage(values, f"PRNU (sensor noise) agreement: local correlation ({size}-px windows) of each frame's "
-                    "noise residual with the fingerprint estimated from the other frames, averaged over the "
-                    f"{int(np.sum(reg.static))} frames without camera motion, in a fixed full-resolution window. "
-                    "A real face carries the camera's pattern like its surround; a synthesised face shows low "
-                    "agreement inside the outline. Heavy compression weakens it everywhere.",
-                    base=to_numpy(reg.luma[keep]).mean(axis=0), outline=to_numpy(reg.face[keep]).mean(axis=0),
-                    cmap="RdBu_r", symmetric=True)
-
-
-#: map name -> (feature family, function(track) -> MapImage or None); a map is drawn when the model uses
-#: its family and that family's modules are present
-MAP_BUILDERS = {
-    "hf_energy": ("blending", _local_hf_energy),
-    "prnu_agreement": ("prnu", _prnu_local_ncc),
-    "spectrum": ("spectral", _face_spectrum),
-}
-
-
-def builtin_maps(track, families=None) -> dict[str, MapImage]:
-    """The maps of :data:`MAP_BUILDERS` for ``families`` (None: all) that can be computed for ``track``."""
+def family_maps(track, families=None) -> dict[str, MapImage]:
+    """The maps that the feature families declare (``MAPS``) for ``families`` (None: all), where
+    ``track`` allows them."""
     out = {}
-    for name, (family, fn) in MAP_BUILDERS.items():
-        if families is not None and family not in families:
+    for spec in all_maps():
+        if families is not None and spec.family not in families:
             continue
         try:
-            m = fn(track)
+            m = spec.func(track)
         except Exception:  # noqa: BLE001 - a map is an illustration; never fatal
             m = None
         if m is not None and np.ndim(m.values) == 2 and np.isfinite(m.values).any():
-            out[name] = m
+            out[spec.name] = m
     return out
 
 
 def _render_map(name: str, m: MapImage):
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(4.6, 4.2))
     v = np.asarray(m.values, dtype=np.float64)
@@ -372,10 +233,7 @@ def _render_map(name: str, m: MapImage):
 
 
 def _contrib_figure(e: Explanation, k: int):
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     order = np.argsort(-np.abs(e.contrib), kind="stable")[: 2 * k]
     order = order[np.abs(e.contrib[order]) > 0]
@@ -470,17 +328,17 @@ def write_explanation(out_dir, video_name: str, *, model, features: dict, track=
         images["contact_sheet"] = png_to_data_uri(_write_png(folder / "contact_sheet.png", sheet))
         result["images"]["contact_sheet"] = "contact_sheet.png"
     used = {family_of(c) for c in e.columns}
-    all_maps: dict[str, MapImage] = builtin_maps(track, used) if track is not None else {}
+    maps_out: dict[str, MapImage] = family_maps(track, used) if track is not None else {}
     for name, m in (maps or {}).items():
         if isinstance(m, MapImage):
-            all_maps[str(name)] = m
+            maps_out[str(name)] = m
             continue
         m = np.asarray(m, dtype=np.float64)
         if m.ndim != 2:
             continue
-        ctx = _crop_context(track) if track is not None and m.shape == tuple(track.face_mask.shape[1:]) else {}
-        all_maps[str(name)] = MapImage(m, "Supplied by the feature pipeline.", **ctx)
-    for name, m in all_maps.items():
+        ctx = crop_context(track) if track is not None and m.shape == tuple(track.face_mask.shape[1:]) else {}
+        maps_out[str(name)] = MapImage(m, "Supplied by the feature pipeline.", **ctx)
+    for name, m in maps_out.items():
         fname = f"map_{safe_name(name)}.png"
         png = fig_to_png(_render_map(name, m))
         (folder / fname).write_bytes(png)
@@ -557,7 +415,7 @@ def _page(r: dict, chart_uri: str, images: dict) -> str:
     cal = r.get("calibration") or {}
     if cal:
         body.append(f'<p class="note">Calibration: {html.escape(str(cal.get("method", "")))}, a = '
-                    f'{_cell(cal.get("a"))}, b = {_cell(cal.get("b"))}.</p>')
+                    f'{cell(cal.get("a"))}, b = {cell(cal.get("b"))}.</p>')
     return html_page(f"Explanation: {r['video']}", "\n".join(body))
 
 
@@ -576,7 +434,7 @@ def write_index(out_dir) -> Path:
     entries.sort(key=lambda t: -t[0])
     rows = "".join(
         f'<tr><td class="l"><a href="{html.escape(folder)}/explanation.html">{html.escape(video)}</a></td>'
-        f"<td>{_cell(prob)}</td><td>{_cell(raw)}</td><td class=\"l\">{html.escape(top)}</td></tr>"
+        f"<td>{cell(prob)}</td><td>{cell(raw)}</td><td class=\"l\">{html.escape(top)}</td></tr>"
         for prob, folder, video, raw, top in entries)
     body = ("<h1>Explained videos</h1><table><thead><tr><th class=\"l\">video</th><th>P(fake)</th><th>raw</th>"
             f"<th class=\"l\">strongest evidence towards fake</th></tr></thead><tbody>{rows}</tbody></table>")

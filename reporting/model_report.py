@@ -22,11 +22,8 @@ provenance    data sources, parameters, library versions
 """
 from __future__ import annotations
 
-import base64
-import csv
 import datetime as _dt
 import html
-import io
 import json
 import math
 from pathlib import Path
@@ -34,192 +31,20 @@ from typing import NamedTuple
 
 import numpy as np
 
+from features.registry import all_calculators, family_of
 from modeling import metrics
-from .evaluation import strip_common_prefix as _relativize
+from modeling.detector import load_model_folder
 
-__all__ = [
-    "SECTIONS",
-    "ModelFiles",
-    "load_model_files",
-    "family_of",
-    "sum_by_family",
-    "contribution_summary",
-    "build_report",
-    "fig_to_data_uri",
-    "fig_to_png",
-    "png_to_data_uri",
-    "html_table",
-    "html_page",
-    "Html",
-]
+from .evaluation import strip_common_prefix as _relativize
+from .html import cell, fig_to_data_uri, html_page, html_table, img, note, pyplot, section
+
+__all__ = ["SECTIONS", "sum_by_family", "contribution_summary", "build_report"]
 
 #: section ids of the report, in page order (tests check every one is present)
 SECTIONS = ("summary", "cv", "importance", "contributions", "roc", "calibration", "scores", "errors", "provenance")
-META_COLUMNS = ("filename", "label", "group", "method", "dataset")
 TOP_FEATURES = 25
 
-CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;max-width:1100px;
-padding:1em 2em;color:#222;background:#fff;line-height:1.45}
-h1{border-bottom:3px solid #446;padding-bottom:.2em}h2{border-bottom:1px solid #99a;margin-top:2em}
-table{border-collapse:collapse;margin:.6em 0;font-size:.9em}th,td{border:1px solid #ccd;padding:.2em .55em;
-text-align:right}th{background:#eef}td.l,th.l{text-align:left;max-width:28em;overflow-wrap:break-word}
-tr:nth-child(even) td{background:#f8f8fc}
-img{max-width:100%;height:auto;display:block;margin:.5em 0}.note{color:#555;font-size:.92em;max-width:60em}
-.verdict{font-size:1.4em;font-weight:600;padding:.4em .8em;display:inline-block;border-radius:.3em}
-.fake{background:#fde0dc;color:#a0221a}.real{background:#dcf3e2;color:#1b6b32}.unsure{background:#f5efcf;color:#6b5a10}
-nav a{margin-right:1em}details{margin:.5em 0}code{background:#f2f2f6;padding:0 .2em}
-.pos{color:#b0281c}.neg{color:#1d7a3a}.grid{display:flex;flex-wrap:wrap;gap:1em}.grid>div{flex:1 1 480px}
-"""
-
-
-# ----------------------------------------------------------------------------- HTML helpers
-def fig_to_png(fig, *, dpi: int = 96) -> bytes:
-    """Render a matplotlib figure to PNG bytes and close it."""
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
-
-
-def fig_to_data_uri(fig, *, dpi: int = 96) -> str:
-    """Render a matplotlib figure to a ``data:image/png;base64,...`` URI and close it."""
-    return png_to_data_uri(fig_to_png(fig, dpi=dpi))
-
-
-def png_to_data_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-
-
-class Html(str):
-    """A table cell that is already HTML (not escaped)."""
-
-
-def _cell(v, digits: int = 3) -> str:
-    if isinstance(v, Html):
-        return str(v)
-    if v is None:
-        return "&ndash;"
-    if isinstance(v, (bool, np.bool_)):
-        return "yes" if v else "no"
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if isinstance(v, (float, np.floating)):
-        v = float(v)
-        if math.isnan(v):
-            return "&ndash;"
-        if v != 0 and (abs(v) >= 1e5 or abs(v) < 10 ** -digits):
-            return f"{v:.{digits}g}"
-        return f"{v:.{digits}f}"
-    return html.escape(str(v))
-
-
-def html_table(rows: list, headers: list[str], *, left: int = 1, digits: int = 3) -> str:
-    """An HTML table; the first ``left`` columns are left-aligned text."""
-    head = "".join(f'<th class="l">{html.escape(h)}</th>' if i < left else f"<th>{html.escape(h)}</th>"
-                   for i, h in enumerate(headers))
-    body = []
-    for r in rows:
-        cells = "".join(f'<td class="l">{_cell(v, digits)}</td>' if i < left else f"<td>{_cell(v, digits)}</td>"
-                        for i, v in enumerate(r))
-        body.append(f"<tr>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-def html_page(title: str, body: str) -> str:
-    """A complete, self-contained HTML document (inline CSS, no scripts)."""
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
-        f"<title>{html.escape(title)}</title><style>{CSS}</style></head>\n<body>\n{body}\n</body></html>\n"
-    )
-
-
-def _img(uri: str, alt: str) -> str:
-    return f'<img src="{uri}" alt="{html.escape(alt)}">'
-
-
-def _section(sid: str, title: str, body: str) -> str:
-    return f'<section id="{sid}"><h2>{html.escape(title)}</h2>\n{body}\n</section>\n'
-
-
-def _note(text: str) -> str:
-    return f'<p class="note">{text}</p>'
-
-
-# ----------------------------------------------------------------------------- reading
-class ModelFiles(NamedTuple):
-    """What a model directory holds, read into memory."""
-
-    booster: object  #: lightgbm.Booster
-    card: dict
-    feature_names: list  #: model input columns, in order
-    oof: dict  #: column -> array (``label``, ``raw``, ``prob`` float; others str)
-    features: dict  #: ``meta``: column -> str array; ``X``: (n, n_features) float in model order
-
-
-def _read_csv_columns(path: Path) -> dict[str, list[str]]:
-    with open(path, newline="") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if header is None:
-            return {}
-        rows = list(reader)
-    return {h: [r[i] if i < len(r) else "" for r in rows] for i, h in enumerate(header)}
-
-
-def _floats(values) -> np.ndarray:
-    out = np.empty(len(values), np.float64)
-    for i, v in enumerate(values):
-        try:
-            out[i] = float(v)
-        except (TypeError, ValueError):
-            out[i] = np.nan
-    return out
-
-
-def load_model_files(model_dir) -> ModelFiles:
-    """Read ``model.txt``, ``model_card.json``, ``oof.csv`` and ``features.csv`` (the last two optional)."""
-    import lightgbm as lgb
-
-    model_dir = Path(model_dir)
-    card = json.loads((model_dir / "model_card.json").read_text())
-    booster = lgb.Booster(model_file=str(model_dir / "model.txt"))
-    names = list(card.get("features") or booster.feature_name())
-    if len(names) != booster.num_feature():
-        raise ValueError(f"model card lists {len(names)} features, model.txt has {booster.num_feature()}")
-    oof: dict = {}
-    if (model_dir / "oof.csv").is_file():
-        cols = _read_csv_columns(model_dir / "oof.csv")
-        for k, v in cols.items():
-            oof[k] = _floats(v) if k in ("label", "raw", "prob") else np.asarray(v, dtype=object)
-    feats: dict = {}
-    if (model_dir / "features.csv").is_file():
-        cols = _read_csv_columns(model_dir / "features.csv")
-        n = len(next(iter(cols.values()))) if cols else 0
-        feats["meta"] = {k: np.asarray(cols[k], dtype=object) for k in META_COLUMNS if k in cols}
-        if "label" in cols:
-            feats["label"] = _floats(cols["label"])
-        feats["X"] = np.column_stack([_floats(cols[c]) if c in cols else np.full(n, np.nan) for c in names]) \
-            if n else np.empty((0, len(names)))
-        feats["missing_columns"] = [c for c in names if c not in cols]
-    return ModelFiles(booster, card, names, oof, feats)
-
-
 # ----------------------------------------------------------------------------- numbers
-def family_of(column: str) -> str:
-    """The family of a ``family__feature__stat`` column (``other`` when it does not parse)."""
-    try:
-        from features.registry import parse_column
-
-        return parse_column(column)[0]
-    except (ImportError, ValueError):
-        parts = column.split("__")
-        return parts[0] if len(parts) == 3 and all(parts) else "other"
-
-
 def sum_by_family(values: np.ndarray, columns: list[str]) -> dict[str, np.ndarray]:
     """Sum the last axis of ``values`` (one entry per column) within each family."""
     values = np.asarray(values, dtype=np.float64)
@@ -273,16 +98,8 @@ def contribution_summary(booster, X: np.ndarray, columns: list[str], labels=None
 
 
 def _family_descriptions() -> dict[str, str]:
-    try:
-        from features.registry import all_calculators
-    except ImportError:
-        return {}
     out: dict[str, list[str]] = {}
-    try:
-        calcs = all_calculators()
-    except Exception:  # a family module that fails to import must not cost the report
-        return {}
-    for c in calcs:
+    for c in all_calculators():
         out.setdefault(c.family, []).append(f"{c.name}: {c.description}" if c.description else c.name)
     return {k: "; ".join(v) for k, v in out.items()}
 
@@ -293,17 +110,8 @@ def _short_label(text, n: int = 40) -> str:
     return text if len(text) <= n else text[: n - 3] + "..."
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _barh(labels, values, *, title: str, xlabel: str, color="#4c6fa8", height_per=0.26, signed=False):
-    plt = _plt()
+    plt = pyplot()
     n = len(labels)
     fig, ax = plt.subplots(figsize=(7.5, max(1.6, 0.6 + height_per * n)))
     y = np.arange(n)[::-1]
@@ -320,7 +128,7 @@ def _barh(labels, values, *, title: str, xlabel: str, color="#4c6fa8", height_pe
 
 
 def _importance_figs(names, gain, split):
-    plt = _plt()
+    plt = pyplot()
     fam_gain = sum_by_family(gain, names)
     fam_split = sum_by_family(split, names)
     fams = sorted(fam_gain, key=lambda f: -float(fam_gain[f]))
@@ -349,7 +157,7 @@ def _importance_figs(names, gain, split):
 
 def _beeswarm(names, contrib, X, *, n_top: int = 15, seed: int = 0):
     """SHAP-style summary: one dot per video, x = contribution, colour = feature value rank."""
-    plt = _plt()
+    plt = pyplot()
     order = np.argsort(-np.abs(contrib).mean(axis=0), kind="stable")[:n_top]
     rng = np.random.default_rng(seed)
     fig, ax = plt.subplots(figsize=(8, max(2.0, 0.7 + 0.34 * len(order))))
@@ -377,14 +185,13 @@ def _beeswarm(names, contrib, X, *, n_top: int = 15, seed: int = 0):
     return fig_to_data_uri(fig)
 
 
-def _roc_fig(y, p, methods):
-    plt = _plt()
+def _roc_fig(y, p, methods, datasets):
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.6, 5.2))
     fpr, tpr, _ = metrics.roc_curve(y, p)
     ax.plot(fpr, tpr, color="k", lw=2, label=f"all (AUC {metrics.roc_auc(y, p):.3f}, n={len(y)})")
     if methods is not None:
-        for m in sorted(set(methods[y == 1].tolist())):
-            sel = (y == 0) | ((y == 1) & (methods == m))
+        for m, sel in metrics.method_vs_real(y, methods, datasets if datasets is not None else [""] * len(y)).items():
             if sel.sum() and np.any(y[sel] == 0):
                 f, t, _ = metrics.roc_curve(y[sel], p[sel])
                 ax.plot(f, t, lw=1.2, label=f"{_short_label(m)} vs real (AUC {metrics.roc_auc(y[sel], p[sel]):.3f})")
@@ -398,7 +205,7 @@ def _roc_fig(y, p, methods):
 
 
 def _reliability_fig(y, p, raw, n_bins: int = 10):
-    plt = _plt()
+    plt = pyplot()
     fig, (ax, axh) = plt.subplots(2, 1, figsize=(5.6, 6.2), gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
     ax.plot([0, 1], [0, 1], ls=":", color="#888", label="perfect calibration")
     rel = metrics.calibration_curve(y, p, n_bins=n_bins)
@@ -420,7 +227,7 @@ def _reliability_fig(y, p, raw, n_bins: int = 10):
 
 
 def _hist_figs(y, p, raw, methods):
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
     bins = np.linspace(0, 1, 21)
     axes[0].hist(p[y == 0], bins=bins, alpha=0.6, color="#27864a", label=f"real (n={int((y == 0).sum())})")
@@ -488,9 +295,9 @@ def _summary_section(card, names, model_dir) -> str:
         ["frames sampled per video", card.get("frames", "")],
         ["features (model inputs)", f"{len(names)} columns in {len(fams)} families"],
         ["calibration", f"{cal.get('method', '?')}: P = 1 / (1 + exp(-(a &middot; raw + b))), a = "
-                        f"{_cell(cal.get('a'))}, b = {_cell(cal.get('b'))}" if cal else "none"],
+                        f"{cell(cal.get('a'))}, b = {cell(cal.get('b'))}" if cal else "none"],
         ["probability clip", str(card.get("clip", ""))],
-        ["cross-validated AUC", _cell(cv.get("auc"))],
+        ["cross-validated AUC", cell(cv.get("auc"))],
     ]
     tr = card.get("training") or {}
     if tr:
@@ -498,20 +305,20 @@ def _summary_section(card, names, model_dir) -> str:
         rows.append(["training table", f"{tr.get('n_rows', '?')} rows from {tr.get('n_videos', '?')} videos, "
                                        f"{tr.get('n_fake_rows', '?')} fake rows; {opts}"])
     body = "<table><tbody>" + "".join(
-        f'<tr><th class="l">{html.escape(k)}</th><td class="l">{v if k == "calibration" else _cell(v)}</td></tr>'
+        f'<tr><th class="l">{html.escape(k)}</th><td class="l">{v if k == "calibration" else cell(v)}</td></tr>'
         for k, v in rows) + "</tbody></table>"
     desc = _family_descriptions()
     fam_rows = [[f, int(fams[f]), desc.get(f, "")] for f in fams]
     body += "<h3>Feature families</h3>" + html_table(fam_rows, ["family", "columns", "calculators"], left=3)
     if card.get("notes"):
-        body += _note("Notes: " + html.escape(str(card["notes"])))
-    body += _note(
+        body += note("Notes: " + html.escape(str(card["notes"])))
+    body += note(
         "How to read this report: the detector computes hand-built forensic measurements on the face in "
         "sampled frames (column names are <code>family__feature__statistic</code>), a gradient-boosted tree "
         "model turns them into a raw score (log-odds), and a logistic (Platt) map turns the raw score into a "
         "probability that the video is fake. Every number below that says how well it works is "
         "<em>out-of-fold</em>: each video was scored by a model that did not see its identity group.")
-    return _section("summary", "Model summary", body)
+    return section("summary", "Model summary", body)
 
 
 def _cv_section(card, oof) -> str:
@@ -525,7 +332,7 @@ def _cv_section(card, oof) -> str:
     body = ""
     if rows:
         body += "<h3>From the model card</h3>" + html_table(rows, METRIC_HEADERS)
-        body += _note(f"Grouped cross-validation, {html.escape(str(cv.get('folds', '?')))} folds; a fake and its "
+        body += note(f"Grouped cross-validation, {html.escape(str(cv.get('folds', '?')))} folds; a fake and its "
                       "original share an identity group and therefore a fold.")
     if "label" in oof and "prob" in oof and len(oof["label"]):
         y, p = oof["label"], oof["prob"]
@@ -537,10 +344,9 @@ def _cv_section(card, oof) -> str:
         rows2 = [_metric_row("all (recomputed from oof.csv)", s)]
         methods = oof.get("method")
         if methods is not None:
-            methods = methods[ok]
-            for m in sorted(set(methods[y == 1].tolist())):
-                sel = (y == 0) | ((y == 1) & (methods == m))
-                rows2.append(_metric_row(f"{m or '(none)'} vs all real", metrics.summary(y[sel], p[sel])))
+            datasets = oof["dataset"][ok] if "dataset" in oof else [""] * len(y)
+            for m, sel in metrics.method_vs_real(y, methods[ok], datasets).items():
+                rows2.append(_metric_row(f"{m} vs real", metrics.summary(y[sel], p[sel])))
         for col in ("dataset", "variant"):  # variant: original, re-encoded or synthesised copies (train.py)
             vals = oof.get(col)
             if vals is not None and len(set(vals[ok].tolist())) > 1:
@@ -549,10 +355,10 @@ def _cv_section(card, oof) -> str:
                     rows2.append(_metric_row(f"{col} {k or '(none)'}", metrics.summary(y[v == k], p[v == k])))
         body += "<h3>Recomputed from the out-of-fold scores</h3>" + html_table(rows2, METRIC_HEADERS)
         unit = "identity groups" if "group" in oof else "videos"
-        body += _note(f"AUC {ci.auc:.3f}, {ci.level:.0%} bootstrap interval [{ci.lo:.3f}, {ci.hi:.3f}] "
+        body += note(f"AUC {ci.auc:.3f}, {ci.level:.0%} bootstrap interval [{ci.lo:.3f}, {ci.hi:.3f}] "
                       f"({ci.n_boot} resamples of {unit}). EER: error rate where false positives equal false "
                       "negatives. Log loss uses the calibrated probability. Per-method rows score that method's "
-                      "fakes against every real video.")
+                      "fakes against the real videos of the same dataset(s), as in the model card.")
     ev = card.get("evaluation") or {}
     if ev.get("overall"):
         rows3 = [_metric_row("all", ev["overall"])]
@@ -560,10 +366,10 @@ def _cv_section(card, oof) -> str:
         rows3 += [_metric_row(f"dataset {d}", v) for d, v in sorted((ev.get("per_dataset") or {}).items())]
         data = ", ".join(str(d) for d in ev.get("data", []))
         body += ("<h3>Held-out evaluation (never trained on)</h3>" + html_table(rows3, METRIC_HEADERS)
-                 + _note(f"Scored by the final model: {html.escape(data)}."))
+                 + note(f"Scored by the final model: {html.escape(data)}."))
     if not body:
-        body = _note("No cross-validation results in the model card and no oof.csv.")
-    return _section("cv", "Cross-validated performance", body)
+        body = note("No cross-validation results in the model card and no oof.csv.")
+    return section("cv", "Cross-validated performance", body)
 
 
 def _importance_section(booster, names) -> str:
@@ -579,25 +385,25 @@ def _importance_section(booster, names) -> str:
                  for i in order]
     unused = int(np.sum(split == 0))
     body = (
-        _note("<b>Gain</b>: total reduction of the training loss by splits on a feature; <b>split</b>: how many "
+        note("<b>Gain</b>: total reduction of the training loss by splits on a feature; <b>split</b>: how many "
               "tree nodes test it. Both describe the trained model, not a single video, and both favour features "
               "with many distinct values; the contribution section below is the more faithful view.")
-        + _img(fam_uri, "importance per family")
+        + img(fam_uri, "importance per family")
         + html_table(fam_rows, ["family", "% gain", "% splits", "splits"])
-        + f'<div class="grid"><div>{_img(gain_uri, "top features by gain")}</div>'
-        f'<div>{_img(split_uri, "top features by split")}</div></div>'
+        + f'<div class="grid"><div>{img(gain_uri, "top features by gain")}</div>'
+        f'<div>{img(split_uri, "top features by split")}</div></div>'
         + f"<details><summary>All {len(names)} features ({unused} never used by a split)</summary>"
         + html_table(feat_rows, ["feature", "family", "% gain", "% splits", "splits"], left=2) + "</details>"
     )
-    return _section("importance", "Feature importance", body)
+    return section("importance", "Feature importance", body)
 
 
-def _contrib_section(booster, names, feats) -> str:
-    X = feats.get("X")
+def _contrib_section(booster, names, table) -> str:
+    X = None if table is None else table.X
     if X is None or not len(X):
-        return _section("contributions", "Feature contributions",
-                        _note("features.csv is missing or empty, so per-video contributions cannot be shown."))
-    summ = contribution_summary(booster, X, names, feats.get("label"))
+        return section("contributions", "Feature contributions",
+                        note("features.csv is missing or empty, so per-video contributions cannot be shown."))
+    summ = contribution_summary(booster, X, names, table.labels)
     fams = sorted(summ.family_mean_abs, key=lambda f: -summ.family_mean_abs[f])
     fam_uri = fig_to_data_uri(_barh(fams, [summ.family_mean_abs[f] for f in fams],
                                     title="mean |contribution| per family", xlabel="log-odds", color="#b5651d"))
@@ -607,32 +413,32 @@ def _contrib_section(booster, names, feats) -> str:
                                      color="#b5651d"))
     swarm_uri = _beeswarm(names, summ.contrib, X)
     fam_rows = [[f, summ.family_mean_abs[f], summ.family_mean_fake[f], summ.family_mean_real[f]] for f in fams]
-    y = feats.get("label")
+    y = table.labels
     feat_rows = []
     for i in np.argsort(-summ.feature_mean_abs, kind="stable"):
         c = summ.contrib[:, i]
         fake = float(c[y == 1].mean()) if y is not None and np.any(y == 1) else math.nan
         real = float(c[y == 0].mean()) if y is not None and np.any(y == 0) else math.nan
         feat_rows.append([names[i], family_of(names[i]), float(summ.feature_mean_abs[i]), fake, real])
-    missing = feats.get("missing_columns") or []
+    missing = table.missing_columns
     body = (
-        _note("For every video LightGBM splits its raw score exactly into one contribution per feature plus a "
+        note("For every video LightGBM splits its raw score exactly into one contribution per feature plus a "
               "constant (TreeSHAP, Lundberg et al. 2020): <code>raw = expected value + sum of contributions</code>. "
               "Positive contributions push towards <span class=\"pos\">fake</span>, negative towards "
               "<span class=\"neg\">real</span>. A family's contribution is the sum of its features'. Computed "
               f"on the {len(X)} training videos in features.csv (in-sample): expected value "
               f"{summ.expected:.3f}, largest additivity error {summ.max_additivity_error:.2e}.")
-        + f'<div class="grid"><div>{_img(fam_uri, "mean abs contribution per family")}</div>'
-        f'<div>{_img(feat_uri, "mean abs contribution per feature")}</div></div>'
+        + f'<div class="grid"><div>{img(fam_uri, "mean abs contribution per family")}</div>'
+        f'<div>{img(feat_uri, "mean abs contribution per feature")}</div></div>'
         + html_table(fam_rows, ["family", "mean |contribution|", "mean on fakes", "mean on reals"])
-        + _img(swarm_uri, "per-video contributions of the top features")
+        + img(swarm_uri, "per-video contributions of the top features")
         + f"<details><summary>All {len(names)} features</summary>"
         + html_table(feat_rows, ["feature", "family", "mean |contribution|", "mean on fakes", "mean on reals"],
                      left=2) + "</details>"
     )
     if missing:
-        body += _note(f"{len(missing)} model columns are absent from features.csv and were treated as missing.")
-    return _section("contributions", "Feature contributions (SHAP values)", body)
+        body += note(f"{len(missing)} model columns are absent from features.csv and were treated as missing.")
+    return section("contributions", "Feature contributions (SHAP values)", body)
 
 
 class OofArrays(NamedTuple):
@@ -640,6 +446,7 @@ class OofArrays(NamedTuple):
     p: np.ndarray
     raw: np.ndarray | None
     methods: np.ndarray | None
+    datasets: np.ndarray | None
     names: np.ndarray  #: file names relative to ``prefix``
     groups: np.ndarray | None
     variants: np.ndarray | None
@@ -663,22 +470,22 @@ def _oof_arrays(oof) -> OofArrays | None:
     if groups is not None:
         gp, groups = _relativize(groups)
         groups = groups if gp == prefix or not gp else np.asarray([str(g) for g in col("group")], dtype=object)
-    return OofArrays(y[ok], p[ok], col("raw"), col("method"), names, groups, col("variant"), prefix)
+    return OofArrays(y[ok], p[ok], col("raw"), col("method"), col("dataset"), names, groups, col("variant"), prefix)
 
 
 def _roc_section(arrs) -> str:
     if arrs is None or len(set(arrs.y.tolist())) < 2:
-        return _section("roc", "ROC curve", _note("No out-of-fold scores with both classes."))
+        return section("roc", "ROC curve", note("No out-of-fold scores with both classes."))
     y, p, methods = arrs.y, arrs.p, arrs.methods
-    body = _img(_roc_fig(y, p, methods), "ROC curve") + _note(
+    body = img(_roc_fig(y, p, methods, arrs.datasets), "ROC curve") + note(
         "Each curve trades real videos wrongly flagged (x) against fakes caught (y) as the decision threshold "
-        "moves. Per-method curves score that method's fakes against all real videos.")
-    return _section("roc", "ROC curve", body)
+        "moves. Per-method curves score that method's fakes against the real videos of the same dataset(s).")
+    return section("roc", "ROC curve", body)
 
 
 def _calibration_section(arrs, card) -> str:
     if arrs is None:
-        return _section("calibration", "Calibration", _note("No out-of-fold scores."))
+        return section("calibration", "Calibration", note("No out-of-fold scores."))
     y, p, raw = arrs.y, arrs.p, arrs.raw
     uri, rel = _reliability_fig(y, p, raw)
     ece = float(np.sum(rel.count * np.abs(rel.fraction_positive - rel.mean_predicted)) / max(rel.count.sum(), 1))
@@ -686,31 +493,31 @@ def _calibration_section(arrs, card) -> str:
     bins = np.searchsorted(rel.edges[1:-1], rel.mean_predicted, side="left")  # the bin of each point
     rows = [[f"{rel.edges[b]:.1f} - {rel.edges[b + 1]:.1f}", int(n), mp, fp]
             for b, n, mp, fp in zip(bins, rel.count, rel.mean_predicted, rel.fraction_positive)]
-    body = (_img(uri, "reliability diagram")
+    body = (img(uri, "reliability diagram")
             + html_table(rows, ["bin", "videos", "mean P(fake)", "observed fake fraction"])
-            + _note(f"A calibrated detector's points lie on the diagonal: of the videos given P(fake) = 0.8, about "
+            + note(f"A calibrated detector's points lie on the diagonal: of the videos given P(fake) = 0.8, about "
                     f"80 % are fake. Expected calibration error {ece:.3f}, Brier score {brier:.3f}. Probabilities "
                     f"are clipped to {html.escape(str(card.get('clip', [0.01, 0.99])))}. With few videos per bin "
                     "the points are noisy."))
-    return _section("calibration", "Calibration", body)
+    return section("calibration", "Calibration", body)
 
 
 def _scores_section(arrs) -> str:
     if arrs is None:
-        return _section("scores", "Score distributions", _note("No out-of-fold scores."))
+        return section("scores", "Score distributions", note("No out-of-fold scores."))
     y, p, raw, methods = arrs.y, arrs.p, arrs.raw, arrs.methods
     class_uri, method_uri = _hist_figs(y, p, raw, methods)
-    body = _img(class_uri, "score histograms per class")
+    body = img(class_uri, "score histograms per class")
     if method_uri:
-        body += _img(method_uri, "scores per manipulation method")
-    body += _note("Out-of-fold scores. Well-separated histograms mean an easy decision; a method whose fakes sit "
+        body += img(method_uri, "scores per manipulation method")
+    body += note("Out-of-fold scores. Well-separated histograms mean an easy decision; a method whose fakes sit "
                   "left of 0.5 is one the detector mostly misses.")
-    return _section("scores", "Score distributions", body)
+    return section("scores", "Score distributions", body)
 
 
 def _errors_section(arrs, n: int = 10) -> str:
     if arrs is None:
-        return _section("errors", "Most confident mistakes", _note("No out-of-fold scores."))
+        return section("errors", "Most confident mistakes", note("No out-of-fold scores."))
     y, p, raw, methods, names, groups, variants = (arrs.y, arrs.p, arrs.raw, arrs.methods, arrs.names, arrs.groups,
                                                     arrs.variants)
     wrong = np.flatnonzero((p >= 0.5) != (y == 1))
@@ -722,12 +529,12 @@ def _errors_section(arrs, n: int = 10) -> str:
         rows.append([names[i]] + ([variants[i]] if show_variant else [])
                     + ["fake" if y[i] == 1 else "real", methods[i] if methods is not None else "",
                        groups[i] if groups is not None else "", p[i], raw[i] if raw is not None else None])
-    body = _note(f"{len(wrong)} of {len(y)} videos are on the wrong side of 0.5 out-of-fold; the {len(pick)} "
+    body = note(f"{len(wrong)} of {len(y)} videos are on the wrong side of 0.5 out-of-fold; the {len(pick)} "
                  "most confident ones are listed (run <code>predict.py --explain</code> on them to see why)."
                  + (f" Paths are relative to <code>{html.escape(arrs.prefix)}</code>." if arrs.prefix else ""))
     if rows:
         body += html_table(rows, headers, left=len(headers) - 2)
-    return _section("errors", "Most confident mistakes", body)
+    return section("errors", "Most confident mistakes", body)
 
 
 def _provenance_section(card) -> str:
@@ -746,8 +553,8 @@ def _provenance_section(card) -> str:
         body += "<h3>Library versions</h3>" + html_table([[k, v] for k, v in sorted(libs.items())],
                                                          ["library", "version"], left=2)
     if not body:
-        body = _note("The model card records no provenance.")
-    return _section("provenance", "Provenance", body)
+        body = note("The model card records no provenance.")
+    return section("provenance", "Provenance", body)
 
 
 def build_report(model_dir, out_dir) -> Path:
@@ -757,27 +564,28 @@ def build_report(model_dir, out_dir) -> Path:
     ``features.csv``; a missing ``oof.csv`` or ``features.csv`` leaves the
     sections that need it with a note instead of plots.
     """
-    mf = load_model_files(model_dir)
+    folder = load_model_folder(str(model_dir))
+    card, booster, names = folder.model.card, folder.model.booster, folder.model.feature_names
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    arrs = _oof_arrays(mf.oof)
+    arrs = _oof_arrays(folder.oof)
     titles = {"summary": "Model summary", "cv": "Cross-validated performance", "importance": "Feature importance",
               "contributions": "Feature contributions", "roc": "ROC curve", "calibration": "Calibration",
               "scores": "Score distributions", "errors": "Most confident mistakes", "provenance": "Provenance"}
     nav = "<nav>" + "".join(f'<a href="#{s}">{titles[s]}</a>' for s in SECTIONS) + "</nav>"
     parts = [
         "<h1>Deepfake detector: model report</h1>",
-        _note(f"Generated {_dt.datetime.now().isoformat(timespec='seconds')} from {html.escape(str(model_dir))}"),
+        note(f"Generated {_dt.datetime.now().isoformat(timespec='seconds')} from {html.escape(str(model_dir))}"),
         nav,
-        _summary_section(mf.card, mf.feature_names, model_dir),
-        _cv_section(mf.card, mf.oof),
-        _importance_section(mf.booster, mf.feature_names),
-        _contrib_section(mf.booster, mf.feature_names, mf.features),
+        _summary_section(card, names, model_dir),
+        _cv_section(card, folder.oof),
+        _importance_section(booster, names),
+        _contrib_section(booster, names, folder.table),
         _roc_section(arrs),
-        _calibration_section(arrs, mf.card),
+        _calibration_section(arrs, card),
         _scores_section(arrs),
         _errors_section(arrs),
-        _provenance_section(mf.card),
+        _provenance_section(card),
     ]
     path = out_dir / "report.html"
     path.write_text(html_page("Deepfake detector: model report", "\n".join(parts)), encoding="utf-8")

@@ -17,10 +17,11 @@ import pytest
 lgb = pytest.importorskip("lightgbm")
 
 from modeling import metrics  # noqa: E402
+from modeling.detector import DetectorModel  # noqa: E402
+from modeling.card import feature_ranges  # noqa: E402
 from reporting.explain import (  # noqa: E402
     contact_sheet,
     explain_row,
-    feature_ranges,
     reference_ranges,
     safe_name,
     write_explanation,
@@ -119,25 +120,6 @@ def make_model_dir(path: Path, seed: int = 0) -> Path:
     return path
 
 
-class TinyModel:
-    """The DetectorModel interface (modeling.detector), over a model directory."""
-
-    def __init__(self, model_dir: Path):
-        self.card = json.loads((model_dir / "model_card.json").read_text())
-        self.booster = lgb.Booster(model_file=str(model_dir / "model.txt"))
-        self.feature_names = list(self.card["features"])
-
-    def raw_score(self, X):
-        return self.booster.predict(np.asarray(X, float), raw_score=True)
-
-    def predict_proba(self, X):
-        c = self.card["calibration"]
-        return np.clip(1 / (1 + np.exp(-(c["a"] * self.raw_score(X) + c["b"]))), *self.card["clip"])
-
-    def contributions(self, X):
-        return self.booster.predict(np.asarray(X, float), pred_contrib=True)
-
-
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     return make_model_dir(tmp_path_factory.mktemp("model"))
@@ -193,17 +175,18 @@ def test_report_cli(model_dir, tmp_path):
 
 
 def test_family_contributions_rank_planted_families(model_dir):
-    from reporting.model_report import load_model_files
+    from modeling.detector import load_model_folder
 
-    mf = load_model_files(model_dir)
-    summ = contribution_summary(mf.booster, mf.features["X"], mf.feature_names, mf.features["label"])
+    mf = load_model_folder(str(model_dir))
+    names = mf.model.feature_names
+    summ = contribution_summary(mf.model.booster, mf.table.X, names, mf.table.labels)
     assert summ.max_additivity_error < 1e-6
     assert summ.family_mean_abs["prnu"] > summ.family_mean_abs["noise"]
     assert summ.family_mean_abs["blend"] > summ.family_mean_abs["noise"]
     # PRNU correlation drops in fakes -> its contributions push fakes towards fake, reals towards real
     assert summ.family_mean_fake["prnu"] > 0 > summ.family_mean_real["prnu"]
     # the family view is the sum of the feature view
-    fam = sum_by_family(summ.contrib, mf.feature_names)
+    fam = sum_by_family(summ.contrib, names)
     np.testing.assert_allclose(fam["blend"], summ.contrib[:, 2] + summ.contrib[:, 3])
 
 
@@ -228,7 +211,7 @@ def test_report_without_oof_or_features(model_dir, tmp_path):
 
 # ----------------------------------------------------------------------------- per-video explanation
 def test_contributions_plus_expected_sum_to_raw_score(model_dir):
-    model = TinyModel(model_dir)
+    model = DetectorModel.load(str(model_dir))
     rng = np.random.default_rng(3)
     for _ in range(5):
         feats = dict(zip(COLUMNS, rng.normal(size=len(COLUMNS)) * 2))
@@ -240,7 +223,7 @@ def test_contributions_plus_expected_sum_to_raw_score(model_dir):
 
 
 def test_write_explanation_planted_fake(model_dir, tmp_path):
-    model = TinyModel(model_dir)
+    model = DetectorModel.load(str(model_dir))
     fake = {c: 0.0 for c in COLUMNS}
     fake.update({"prnu__corr__mean": -3.0, "blend__edge__q90": 3.0, "blend__edge__mean": 2.0})
     track = _track()
@@ -279,7 +262,7 @@ def test_reference_ranges_from_training_table(model_dir, tmp_path):
     X = np.array([[1.0, np.nan], [2.0, np.nan], [3.0, 5.0]])
     r2 = feature_ranges(X, [0, 0, 1], ["a", "b"])
     assert r2["b"]["real"] == [None, None, None] and r2["b"]["fake"] == [5.0, 5.0, 5.0]
-    res = write_explanation(tmp_path, "v.mp4", model=TinyModel(model_dir), features={c: 0.0 for c in COLUMNS},
+    res = write_explanation(tmp_path, "v.mp4", model=DetectorModel.load(str(model_dir)), features={c: 0.0 for c in COLUMNS},
                             reference=ref)
     entry = (res["top_fake"] + res["top_real"])[0]
     assert entry["typical_real"] == ref[entry["column"]]["real"]
@@ -287,7 +270,7 @@ def test_reference_ranges_from_training_table(model_dir, tmp_path):
 
 
 def test_write_explanation_without_track(model_dir, tmp_path):
-    model = TinyModel(model_dir)
+    model = DetectorModel.load(str(model_dir))
     res = write_explanation(tmp_path, "x.mp4", model=model, features={c: 0.0 for c in COLUMNS}, track=None)
     assert res["images"] == {} and res["maps"] == {}
     assert (tmp_path / "x.mp4" / "explanation.html").is_file()
@@ -312,30 +295,28 @@ def _planted_frames(seed=0, t=8, h=240, w=320):
 
 
 def test_prnu_map_is_low_where_the_face_lacks_the_sensor_pattern():
-    pytest.importorskip("features.prnu")
     from features.track import build_track
-    from reporting.explain import builtin_maps
+    from reporting.explain import family_maps
 
     frames, boxes, _ = _planted_frames()
-    m = builtin_maps(build_track(frames, boxes), {"prnu"})["prnu_agreement"]
+    m = family_maps(build_track(frames, boxes), {"prnu"})["prnu_agreement"]
     inside = m.outline > 0.5
     assert np.nanmean(m.values[~inside]) > 0.5
     assert np.nanmean(m.values[inside]) < np.nanmean(m.values[~inside]) - 0.3
 
 
 def test_hf_energy_map_is_low_in_a_smoothed_face():
-    pytest.importorskip("forensics.blending")
     import scipy.ndimage as ndi
 
     from features.track import build_track
-    from reporting.explain import builtin_maps
+    from reporting.explain import family_maps
 
     _, boxes, face = _planted_frames()
     rng = np.random.default_rng(1)
     noisy = np.clip(128 + 40 * rng.normal(size=(8, 240, 320, 3)), 0, 255)
     frames = np.where(face[None, ..., None], ndi.gaussian_filter(noisy, (0, 3, 3, 0)), noisy).astype(np.uint8)
     track = build_track(frames, boxes)
-    maps = builtin_maps(track, {"blending"})
+    maps = family_maps(track, {"blending"})
     assert set(maps) == {"hf_energy"}  # only the families asked for
     m = maps["hf_energy"]
     face_crop = m.outline > 0.5
@@ -420,7 +401,7 @@ def test_report_renders_in_headless_chromium(report_path, tmp_path):
 
 
 def test_explanation_renders_in_headless_chromium(model_dir, tmp_path):
-    model = TinyModel(model_dir)
+    model = DetectorModel.load(str(model_dir))
     res = write_explanation(tmp_path / "exp", "v.mp4", model=model, features={c: 1.0 for c in COLUMNS},
                             track=_track(1))
     console, img = _load_in_chromium(Path(res["folder"]) / "explanation.html", tmp_path)
