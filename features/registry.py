@@ -7,7 +7,7 @@ on the GPU, whether it needs the dense window of consecutive frames.
 A calculator returns ``{feature_name: value}`` where each value is either
 
 * a per-frame array of shape ``(T,)`` (one value per sampled frame), which
-  :func:`features.aggregate.aggregate_track` reduces to the statistics
+  :func:`features.aggregate.aggregate_values` reduces to the statistics
   ``mean, std, q10, q50, q90``; or
 * a scalar (0-d), a track-level value, kept as the statistic ``value``.
 
@@ -21,7 +21,7 @@ family name; or a comma-separated list of those.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 __all__ = [
@@ -37,6 +37,8 @@ __all__ = [
     "column_name",
     "parse_column",
     "family_of",
+    "describe_column",
+    "STAT_PHRASES",
 ]
 
 CHEAP, MODERATE, EXPENSIVE = 1, 2, 3
@@ -62,7 +64,7 @@ class Calculator:
     Attributes
     ----------
     family : str
-        Feature family (``fourier``, ``prnu``...); the first part of column names.
+        Feature family (``spectral``, ``prnu``...); the first part of column names.
     name : str
         Short name, unique in its family.
     func : callable
@@ -75,7 +77,11 @@ class Calculator:
         True when it reads ``track.dense`` (the window of consecutive frames);
         the pipeline decodes that window only when a selected calculator needs it.
     description : str
-        One line for reports.
+        One line for reports: what the calculator measures.
+    features : dict
+        ``{feature name: plain-language phrase}`` for every feature the function returns, a noun phrase
+        a forensic analyst can read (``"peakedness of fine diagonal wavelet detail"``);
+        :func:`describe_column` adds what the statistic over frames means.
     version : int
         Bump when the function's output changes; cached features of older versions are recomputed.
     """
@@ -88,6 +94,7 @@ class Calculator:
     needs_dense: bool = False
     description: str = ""
     version: int = 1
+    features: dict = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self):
         for part in (self.family, self.name):
@@ -167,3 +174,41 @@ def family_of(column: str) -> str:
         return parse_column(column)[0]
     except ValueError:
         return "other"
+
+
+#: how each statistic over a track's frames turns a feature phrase into a column phrase
+STAT_PHRASES = {
+    "mean": "{} (average over frames)",
+    "std": "how much the {} varies across frames",
+    "q10": "{} (low end over frames, 10th percentile)",
+    "q50": "{} (median over frames)",
+    "q90": "{} (high end over frames, 90th percentile)",
+    "value": "{} (whole track)",
+}
+
+
+def describe_column(column: str) -> str:
+    """A plain-language phrase for a feature column (``""`` when none is declared).
+
+    ``wavelet__e_l1d_kurt__std`` -> "how much the peakedness of fine diagonal wavelet detail varies across
+    frames": the calculator's phrase for the feature (:attr:`Calculator.features`) put into the
+    statistic's sentence (:data:`STAT_PHRASES`).
+    """
+    try:
+        family, feature, stat = parse_column(column)
+    except ValueError:
+        return ""
+    phrase = _phrases().get((family, feature), "")
+    if not phrase:
+        return ""
+    return STAT_PHRASES.get(stat, "{} (" + stat + ")").format(phrase)
+
+
+_PHRASES: dict | None = None
+
+
+def _phrases() -> dict:
+    global _PHRASES
+    if _PHRASES is None:
+        _PHRASES = {(c.family, f): p for c in all_calculators() for f, p in c.features.items()}
+    return _PHRASES
