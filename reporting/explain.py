@@ -36,7 +36,7 @@ from typing import NamedTuple
 import numpy as np
 
 from features.maps import MapImage, crop_context
-from features.registry import all_maps, family_of, parse_column
+from features.registry import all_maps, describe_column, family_of, parse_column
 from modeling.card import feature_ranges
 from modeling.detector import read_training_table
 
@@ -129,6 +129,7 @@ def _feature_entry(e: Explanation, i: int, reference: dict) -> dict:
         fam, feat, stat = family_of(e.columns[i]), e.columns[i], ""
     ref = reference.get(e.columns[i]) or {}
     return {"column": e.columns[i], "family": fam, "feature": feat, "stat": stat,
+            "description": describe_column(e.columns[i]),
             "value": float(e.values[i]), "contribution": float(e.contrib[i]),
             "typical_real": ref.get("real"), "typical_fake": ref.get("fake")}
 
@@ -315,6 +316,7 @@ def write_explanation(out_dir, video_name: str, *, model, features: dict, track=
         "calibration": card.get("calibration"),
         "n_features": len(e.columns),
         "n_missing": int(np.sum(~np.isfinite(e.values))),
+        "missing": [c for c, v in zip(e.columns, e.values) if not np.isfinite(v)],
         "top_fake": top_fake,
         "top_real": top_real,
         "families": families,
@@ -359,15 +361,33 @@ def _range(q) -> str:
     return f"{q[0]:.3g} &ndash; {q[-1]:.3g}"
 
 
+def _name_cell(d: dict) -> Html:
+    """The column name with its plain-language description under it."""
+    desc = d.get("description") or ""
+    return Html(f"<code>{html.escape(d['column'])}</code>"
+                + (f'<br><span class="note">{html.escape(desc)}</span>' if desc else ""))
+
+
 def _rows(entries, ranges: bool):
     if not ranges:
-        return [[d["column"], d["family"], d["value"], d["contribution"]] for d in entries]
-    return [[d["column"], d["family"], d["value"], Html(_range(d.get("typical_real"))),
+        return [[_name_cell(d), d["family"], d["value"], d["contribution"]] for d in entries]
+    return [[_name_cell(d), d["family"], d["value"], Html(_range(d.get("typical_real"))),
              Html(_range(d.get("typical_fake"))), d["contribution"]] for d in entries]
 
 
-TOP_HEADERS = ["feature", "family", "value", "contribution"]
-TOP_HEADERS_RANGES = ["feature", "family", "value", "real 10-90 %", "fake 10-90 %", "contribution"]
+TOP_HEADERS = ["measurement", "family", "value", "contribution"]
+TOP_HEADERS_RANGES = ["measurement", "family", "value", "real 10-90 %", "fake 10-90 %", "contribution"]
+
+
+def _missing_note(r: dict) -> str:
+    """"N of M measurements were missing", naming them (a missing value is one the track could not give)."""
+    missing = r.get("missing") or []
+    if not missing:
+        return f"All {r['n_features']} measurements were available."
+    shown = ", ".join(f"<code>{html.escape(c)}</code>" for c in missing[:20])
+    more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
+    return (f"{len(missing)} of {r['n_features']} measurements were missing (the model treats them as unknown): "
+            f"{shown}{more}.")
 
 
 def _page(r: dict, chart_uri: str, images: dict) -> str:
@@ -384,7 +404,7 @@ def _page(r: dict, chart_uri: str, images: dict) -> str:
         "fake, negative (<span class=\"neg\">green</span>) towards real. "
         f"Here: expected {r['expected_value']:+.3f} + contributions {r['contribution_sum']:+.3f} = raw "
         f"{r['raw_score']:+.3f}, mapped to P(fake) {r['prob_fake']:.3f} by the calibration. "
-        f"{r['n_missing']} of {r['n_features']} measurements were missing.</p>",
+        f"{_missing_note(r)}</p>",
         '<section id="contributions"><h2>Evidence</h2>',
         f'<img src="{chart_uri}" alt="largest contributions">',
         "<h3>Towards fake</h3>",

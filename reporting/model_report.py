@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from features.registry import all_calculators, family_of
+from features.registry import all_calculators, describe_column, family_of
 from modeling import metrics
 from modeling.detector import load_model_folder
 
@@ -381,8 +381,8 @@ def _importance_section(booster, names) -> str:
     fam_rows = sorted(([f, 100 * float(fg[f]) / tg, 100 * float(fs[f]) / ts, int(fs[f])] for f in fg),
                       key=lambda r: -r[1])
     order = np.argsort(-gain, kind="stable")
-    feat_rows = [[names[i], family_of(names[i]), 100 * gain[i] / tg, 100 * split[i] / ts, int(split[i])]
-                 for i in order]
+    feat_rows = [[names[i], describe_column(names[i]), family_of(names[i]), 100 * gain[i] / tg,
+                  100 * split[i] / ts, int(split[i])] for i in order]
     unused = int(np.sum(split == 0))
     body = (
         note("<b>Gain</b>: total reduction of the training loss by splits on a feature; <b>split</b>: how many "
@@ -393,7 +393,8 @@ def _importance_section(booster, names) -> str:
         + f'<div class="grid"><div>{img(gain_uri, "top features by gain")}</div>'
         f'<div>{img(split_uri, "top features by split")}</div></div>'
         + f"<details><summary>All {len(names)} features ({unused} never used by a split)</summary>"
-        + html_table(feat_rows, ["feature", "family", "% gain", "% splits", "splits"], left=2) + "</details>"
+        + html_table(feat_rows, ["feature", "what it measures", "family", "% gain", "% splits", "splits"], left=3)
+        + "</details>"
     )
     return section("importance", "Feature importance", body)
 
@@ -419,7 +420,8 @@ def _contrib_section(booster, names, table) -> str:
         c = summ.contrib[:, i]
         fake = float(c[y == 1].mean()) if y is not None and np.any(y == 1) else math.nan
         real = float(c[y == 0].mean()) if y is not None and np.any(y == 0) else math.nan
-        feat_rows.append([names[i], family_of(names[i]), float(summ.feature_mean_abs[i]), fake, real])
+        feat_rows.append([names[i], describe_column(names[i]), family_of(names[i]), float(summ.feature_mean_abs[i]),
+                          fake, real])
     missing = table.missing_columns
     body = (
         note("For every video LightGBM splits its raw score exactly into one contribution per feature plus a "
@@ -433,8 +435,8 @@ def _contrib_section(booster, names, table) -> str:
         + html_table(fam_rows, ["family", "mean |contribution|", "mean on fakes", "mean on reals"])
         + img(swarm_uri, "per-video contributions of the top features")
         + f"<details><summary>All {len(names)} features</summary>"
-        + html_table(feat_rows, ["feature", "family", "mean |contribution|", "mean on fakes", "mean on reals"],
-                     left=2) + "</details>"
+        + html_table(feat_rows, ["feature", "what it measures", "family", "mean |contribution|", "mean on fakes",
+                                 "mean on reals"], left=3) + "</details>"
     )
     if missing:
         body += note(f"{len(missing)} model columns are absent from features.csv and were treated as missing.")

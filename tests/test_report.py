@@ -407,3 +407,13 @@ def test_explanation_renders_in_headless_chromium(model_dir, tmp_path):
     console, img = _load_in_chromium(Path(res["folder"]) / "explanation.html", tmp_path)
     assert console == [], console
     _assert_not_blank(img)
+
+
+def test_explanation_names_the_missing_measurements(model_dir, tmp_path):
+    feats = {c: 0.0 for c in COLUMNS}
+    del feats["noise__b__value"], feats["blend__edge__q90"]
+    res = write_explanation(tmp_path, "m.mp4", model=DetectorModel.load(str(model_dir)), features=feats)
+    assert res["n_missing"] == 2 and sorted(res["missing"]) == ["blend__edge__q90", "noise__b__value"]
+    text = (tmp_path / "m.mp4" / "explanation.html").read_text()
+    assert "2 of 6 measurements were missing" in text
+    assert "<code>noise__b__value</code>" in text and "<code>blend__edge__q90</code>" in text
