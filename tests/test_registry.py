@@ -6,11 +6,17 @@ from features.registry import EXPENSIVE, Calculator, all_calculators, column_nam
 from features.track import build_track
 
 
-def test_every_calculator_has_metadata_and_valid_names():
+def test_each_family_module_declares_its_own_family_only():
+    import importlib
+
+    from features.registry import FAMILY_MODULES
+
     calcs = all_calculators()
     assert len({c.key for c in calcs}) == len(calcs)
-    for c in calcs:
-        assert c.family in families() and callable(c.func) and c.cost in (1, 2, 3)
+    for mod in FAMILY_MODULES:
+        declared = importlib.import_module(mod).CALCULATORS
+        assert declared and {c.family for c in declared} == {mod.rsplit(".", 1)[1]}, mod
+        assert all(c.cost in (1, 2, 3) for c in declared)
 
 
 def test_selection_filters():

@@ -5,6 +5,7 @@ import base64
 import csv
 import json
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -370,6 +371,8 @@ def _load_in_chromium(page: Path, tmp_path: Path):
 
     exe = _chromium()
     if exe is None:
+        if os.environ.get("REQUIRE_BROWSER"):  # set by .ci/run, which installs chromium: never skip there
+            pytest.fail("chromium is not installed but REQUIRE_BROWSER is set")
         pytest.skip("chromium is not installed (Debian: apt-get install chromium)")
     # a copy of the page that reports broken images on the console (the shipped page has no scripts)
     probe = tmp_path / "probe.html"
