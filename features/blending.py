@@ -208,16 +208,50 @@ def compression_grid(track) -> dict:
     return out
 
 
+#: the three texture measures of :func:`texture`, and the two zone pairs they are compared over
+_TEXTURE_WORDS = {"grad": "edge strength (mean gradient)", "lap": "sharpness (Laplacian spread)",
+                  "noise": "wavelet noise level"}
+_TEXTURE_PAIRS = {"band": "just inside vs just outside the face contour",
+                  "inner": "in the inner face vs the ring around the face"}
+TEXTURE_PHRASES = {
+    **{f"{m}_{z}": f"log ratio of {mw} {zw}" for z, zw in _TEXTURE_PAIRS.items() for m, mw in _TEXTURE_WORDS.items()},
+    "noise_level": "log wavelet noise level on both sides of the face contour",
+    "sharpness": "log sharpness (Laplacian spread) of the inner face (eyes, nose, mouth)",
+}
+_VS_RING = "the skin ring around it"
+COLOUR_PHRASES = {
+    "d_y": f"skin brightness (Y) of the face minus {_VS_RING}",
+    "d_cr": f"skin redness (Cr) of the face minus {_VS_RING}",
+    "d_cb": f"skin blueness (Cb) of the face minus {_VS_RING}",
+    "chroma_dist": f"skin colour distance (Cr, Cb) between the face and {_VS_RING}",
+    "contrast": f"log ratio of skin brightness spread (contrast), face vs {_VS_RING}",
+    "ring_skin": "share of skin-coloured pixels in the ring around the face",
+}
+EDGE_PHRASES = {
+    "align_band": "share of edge energy running along the face contour, in the contour band",
+    "align_excess": "excess of contour-following edge energy in the contour band over the face inside it",
+    "sector_evenness": "evenness of contour-following edges all round the face (median over mean of sectors)",
+}
+GRID_PHRASES = {
+    "grid_ratio": "log blocking strength (8-px compression grid), face minus the ring around it",
+    "grid_corr": "agreement of the 8-px compression-grid pattern between the face and the ring around it",
+    "grid_level": "log blocking strength (8-px compression grid), mean of the face and the ring around it",
+}
+
 CALCULATORS = [
     Calculator("blending", "texture", texture, cost=CHEAP, gpu=True,
                description="gradient, Laplacian and wavelet-noise ratios across the face contour and "
-                           "inner face vs ring (Face X-ray)"),
+                           "inner face vs ring (Face X-ray)",
+               features=TEXTURE_PHRASES),
     Calculator("blending", "colour", colour, cost=CHEAP, gpu=True,
-               description="YCrCb skin colour/illumination of the face against its skin ring"),
+               description="YCrCb skin colour/illumination of the face against its skin ring",
+               features=COLOUR_PHRASES),
     Calculator("blending", "edges", edges, cost=CHEAP, gpu=True,
-               description="alignment of edges with the face contour, evenness around it"),
+               description="alignment of edges with the face contour, evenness around it",
+               features=EDGE_PHRASES),
     Calculator("blending", "compression_grid", compression_grid, cost=MODERATE, gpu=True,
-               description="block-grid (JPEG/MPEG) strength and phase, face vs surround, native pixels"),
+               description="block-grid (JPEG/MPEG) strength and phase, face vs surround, native pixels",
+               features=GRID_PHRASES),
 ]
 
 

@@ -26,7 +26,10 @@ def compression(track) -> dict:
 
 CALCULATORS = [
     Calculator("meta", "face_size", face_size, cost=CHEAP, gpu=False,
-               description="face size in pixels and relative to the frame"),
+               description="face size in pixels and relative to the frame",
+               features={"side_px": "face-box side in full-resolution pixels",
+                         "side_rel": "face-box side as a share of the frame height"}),
     Calculator("meta", "compression", compression, cost=CHEAP, gpu=False,
-               description="container bits per pixel (compression estimate)"),
+               description="container bits per pixel (compression estimate)",
+               features={"bits_per_pixel": "video file bits per pixel and frame (lower: stronger compression)"}),
 ]

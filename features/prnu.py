@@ -32,10 +32,9 @@ Why not register: when a camera physically pans, the PRNU stays in sensor
 (frame) coordinates, so shifting frames by the scene motion would misalign
 it; only digital re-framing (crop or zoom edits, stabilisation) moves the
 PRNU with the scene. Leaving moved frames out is safe in both cases. The
-price: handheld footage loses its fingerprint features (about half of the
-UADFV clips keep fewer than 8 frames). Using every frame unregistered instead
-gave the same grouped-CV AUC within noise on the labelled clips (UADFV 0.91
-vs 0.92), so the safe choice stays.
+price: much handheld footage loses its fingerprint features. Using every
+frame unregistered instead did not score better in grouped cross-validation
+on the labelled clips, so the safe choice stays.
 
 Features
 --------
@@ -57,8 +56,8 @@ face, its difference to the background, and their Jensen-Shannon divergence.
 
 The face correlations (``fingerprint``, ``groups``) use the face ellipse
 shrunk to 0.85: the wavelet residual near the contour mixes in the
-background's pattern (measured: a face with no pattern still gave NCC 0.18
-on the full ellipse, 0.07 on the core).
+background's pattern, so a face with no pattern of its own still correlates
+with its fingerprint over the full ellipse, far less over the core.
 
 Only luminance is used: per-channel residuals would triple the dominant cost
 (the DWT), and after 4:2:0 chroma subsampling the chroma planes carry no
@@ -67,10 +66,10 @@ independent sensor noise.
 Cost
 ----
 Dominated by the noise residual (4-level db8 DWT, Wiener shrinkage, DFT
-Wiener filter) of ``T`` windows of at most 256 x 256 px: about 25 ms per frame
-of CPU time with the array DWT of :mod:`forensics.dwt`, about 12 ms when the
-DWT runs in PyWavelets (measured on a busy 2-core x86 machine, 32 frames).
-The window side is the main knob: 384 px costs 2.5-3 x as much.
+Wiener filter) of ``T`` windows of at most ``MAX_SIDE`` x ``MAX_SIDE`` px; on
+the CPU the DWT runs in PyWavelets, faster than the array DWT of
+:mod:`forensics.dwt`. The window side is the main knob: the cost grows with
+the window's area.
 """
 from __future__ import annotations
 
@@ -311,15 +310,53 @@ def srm_features(track) -> dict:
     return out
 
 
+FINGERPRINT_PHRASES = {
+    "ncc_face": "correlation (NCC) of the face's sensor noise with its pattern in the other frames",
+    "ncc_bg": "correlation (NCC) of the background's sensor noise with its pattern in the other frames",
+    "ncc_face_minus_bg": "face-minus-background correlation (NCC) of sensor noise with its pattern in other frames",
+    "ncc_face_bgfp": "correlation (NCC) of the face's sensor noise with the background pattern on the same pixels",
+    "pce_face_bgfp": "signed log match strength (PCE) of the face and background sensor-noise patterns",
+    "pce_bg_split": "signed log match strength (PCE) of background noise patterns from even vs odd frames",
+    "static_fraction": "share of frames without camera motion (the frames the noise patterns use)",
+}
+GROUP_PHRASES = {
+    "group_ncc_face": "agreement (mean NCC) of the face's sensor-noise pattern between frame groups",
+    "group_ncc_bg": "agreement (mean NCC) of the background's sensor-noise pattern between frame groups",
+    "group_ncc_face_minus_bg":
+        "face-minus-background agreement (mean NCC) of sensor-noise patterns between frame groups",
+}
+_RESIDUAL = "sensor-noise residual"
+RESIDUAL_PHRASES = {
+    "log_energy_face": f"log energy of the {_RESIDUAL} in the face",
+    "log_var_face_bg": f"log variance ratio of the {_RESIDUAL}, face vs background",
+    "log_var_contour": f"log variance ratio of the {_RESIDUAL} just inside vs outside the face contour",
+    "kurt_face": f"peakedness (excess kurtosis) of the {_RESIDUAL} in the face",
+    "kurt_bg": f"peakedness (excess kurtosis) of the {_RESIDUAL} in the background",
+}
+#: the SRM residuals of :data:`forensics.prnu.SRM_RESIDUALS` in plain words
+_SRM_WORDS = {"first": "first-difference", "second": "second-difference", "square": "3x3 high-pass"}
+SRM_PHRASES = {}
+for _name, _words in _SRM_WORDS.items():
+    _patterns = f"3-pixel patterns of {_words} noise"
+    SRM_PHRASES.update({
+        f"srm_{_name}_entropy": f"variety (entropy) of {_patterns} in the face",
+        f"srm_{_name}_entropy_diff": f"face-minus-background variety (entropy) of {_patterns}",
+        f"srm_{_name}_js": f"face-vs-background difference (Jensen-Shannon) in {_patterns}",
+    })
+
 CALCULATORS = [
     Calculator("prnu", "fingerprint", fingerprint_features, cost=EXPENSIVE, gpu=True,
-               description="face residual vs face/background PRNU fingerprints: NCC, PCE (Lukas 2006, Chen 2008)"),
+               description="face residual vs face/background PRNU fingerprints: NCC, PCE (Lukas 2006, Chen 2008)",
+               features=FINGERPRINT_PHRASES),
     Calculator("prnu", "groups", group_features, cost=EXPENSIVE, gpu=True,
-               description="PRNU consistency between groups of frames, face vs background (Koopman 2018)"),
+               description="PRNU consistency between groups of frames, face vs background (Koopman 2018)",
+               features=GROUP_PHRASES),
     Calculator("prnu", "residual_stats", residual_stats, cost=EXPENSIVE, gpu=True,
-               description="PRNU residual energy/variance/kurtosis, face vs background and across the contour"),
+               description="PRNU residual energy/variance/kurtosis, face vs background and across the contour",
+               features=RESIDUAL_PHRASES),
     Calculator("prnu", "srm", srm_features, cost=MODERATE, gpu=True,
-               description="SRM residual co-occurrence entropy, face vs background (Fridrich & Kodovsky 2012)"),
+               description="SRM residual co-occurrence entropy, face vs background (Fridrich & Kodovsky 2012)",
+               features=SRM_PHRASES),
 ]
 
 

@@ -149,13 +149,54 @@ def block_dct_stats(track) -> dict:
     return out
 
 
+def _band(b: int, n: int) -> str:
+    """Radial bin ``b`` of ``n`` as the spatial frequencies it covers, in % of the highest (Nyquist)."""
+    return f"spatial frequencies {round(100 * b / n)}-{round(100 * (b + 1) / n)}% of the highest"
+
+
+_FB = "face-minus-background"
+_HF_SHARE = "spectral energy above {} the highest frequency"
+_PEAK = "prominence of the strongest isolated spectral peak"
+
+AZIMUTHAL_FEATURES = {
+    **{f"az{b:02d}": f"log power of the face crop at {_band(b, N_AZIMUTHAL_BINS)}" for b in range(N_AZIMUTHAL_BINS)},
+    "hf_minus_lf": "log power of the face crop's top quarter minus bottom half of spatial frequencies",
+    **{f"hf{round(c * 100)}": "log share of the face crop's " + _HF_SHARE.format(w)
+       for c, w in zip(HF_CUTOFFS, ("half", "three quarters of"))},
+}
+
+REGION_FEATURES = {
+    **{f"fb{b:02d}": f"{_FB} log power at {_band(b, N_REGION_BINS)}" for b in range(N_REGION_BINS)},
+    "face_hf50": "log share of face " + _HF_SHARE.format("half"),
+    "fb_hf50": f"{_FB} log share of " + _HF_SHARE.format("half"),
+    "face_peak": f"{_PEAK} in the face (up-sampling trace)",
+    "fb_peak": f"{_FB} {_PEAK}",
+    "track_peak": "prominence of the strongest isolated peak in the frame-averaged face spectrum",
+    "track_fb_peak": f"{_FB} prominence of the strongest peak in frame-averaged spectra",
+}
+
+#: what each block-DCT statistic is, before saying where (the face, or face minus background)
+_DCT_WHAT = {
+    "dct_mid_low": "log ratio of mid- to low-frequency energy",
+    "dct_high_low": "log ratio of high- to low-frequency energy",
+    **{f"dct_kurt_{b}": f"log peakedness of {b}-frequency coefficients" for b in DCT_BAND_NAMES},
+    "dct_zero_high": "share of near-zero high-frequency coefficients",
+}
+BLOCKDCT_FEATURES = {
+    **{k: f"{v} in the face (8x8 JPEG-style blocks)" for k, v in _DCT_WHAT.items()},
+    **{f"fb_{k}": f"{_FB} {v} (8x8 JPEG-style blocks)" for k, v in _DCT_WHAT.items()},
+}
+
 CALCULATORS = [
     Calculator("spectral", "azimuthal", azimuthal, cost=CHEAP, gpu=True, version=2,
-               description="azimuthal log power spectrum of the face crop and its high-frequency share (Durall 2019)"),
+               description="azimuthal log power spectrum of the face crop and its high-frequency share (Durall 2019)",
+               features=AZIMUTHAL_FEATURES),
     Calculator("spectral", "regions", regions, cost=CHEAP, gpu=True,
-               description="face minus background patch spectra, high-frequency share, periodic peaks"),
+               description="face minus background patch spectra, high-frequency share, periodic peaks",
+               features=REGION_FEATURES),
     Calculator("spectral", "blockdct", block_dct_stats, cost=CHEAP, gpu=True,
-               description="8x8 block-DCT band energies, kurtosis and zeros, face and face minus background (Frank 2020)"),
+               description="8x8 block-DCT band energies, kurtosis and zeros, face and face minus background (Frank 2020)",
+               features=BLOCKDCT_FEATURES),
 ]
 
 

@@ -42,7 +42,6 @@ REGION_FRACTIONS = {
     "surround": (-0.3, -0.3, 1.3, 1.3),  # its complement in the frame is the background
 }
 REGIONS = tuple(k for k in REGION_FRACTIONS if k != "surround")
-#: ITU-R BT.601 luma weights
 #: fewest dense frames for the flicker and jitter features
 MIN_FLICKER_FRAMES = 8
 #: fewest dense frames, and shortest duration (s, one cycle at 0.7 Hz), for the pulse
@@ -53,7 +52,7 @@ MIN_BACKGROUND_SHARE = 0.05
 #: floor added inside logs (pixel-value units)
 EPS = 1e-3
 #: pixels (frames x height x width) per chunk of dense frames on the CPU: small chunks stay in
-#: cache (about 2x faster than the whole window at once) and bound memory; a GPU takes 16x more
+#: cache (faster than the whole window at once) and bound memory; a GPU takes 16 times as many
 CHUNK_PIXELS = 500_000
 
 SIGNALS = ("luma", "chroma_rg", "chroma_bg", "detail", "noise")
@@ -234,13 +233,51 @@ def landmarks(track) -> dict:
     return {"lm_jitter": lj.position, "lm_shape_jitter": lj.shape}
 
 
+#: the :data:`SIGNALS` of :func:`flicker` in plain words: log of the face's value over the background's
+_SIGNAL_WORDS = {
+    "luma": "log face/background brightness",
+    "chroma_rg": "log face/background redness (R/G)",
+    "chroma_bg": "log face/background blueness (B/G)",
+    "detail": "log face/background detail energy",
+    "noise": "log face/background fine-noise energy",
+}
+_CHANGE_WORDS = {
+    "d1": "frame-to-frame change (first difference) of the {}",
+    "d2": "frame-to-frame flicker (second difference) of the {}",
+    "hf": "share of variation faster than fps/4 in the {}",
+}
+FLICKER_PHRASES = {
+    **{f"{s}_{k}": w.format(_SIGNAL_WORDS[s]) for s in SIGNALS for k, w in _CHANGE_WORDS.items()},
+    "flicker": "log ratio of face to background brightness flicker (second differences)",
+    "flicker_detail": "log ratio of face to background detail-energy flicker (second differences)",
+}
+PULSE_PHRASES = {
+    "pulse_rate": "pulse rate read from the face's skin colour (strongest frequency, Hz)",
+    "pulse_share": "sharpness of the face's skin-colour pulse (power share at the peak and its harmonic)",
+    "pulse_share_regions": "sharpness of the skin-colour pulse, mean over forehead and both cheeks",
+    "pulse_coherence": "agreement (spectral coherence) of the skin-colour pulse across forehead and cheeks",
+    "pulse_rate_spread": "spread of pulse rates across forehead and cheeks (highest minus lowest, Hz)",
+}
+BOX_PHRASES = {
+    "box_jitter": "jitter (second difference) of the face-box centre over consecutive frames",
+    "box_scale_jitter": "jitter (second difference) of the face-box log size over consecutive frames",
+}
+LANDMARK_PHRASES = {
+    "lm_jitter": "jitter of the five facial landmarks within the face crop between sampled frames",
+    "lm_shape_jitter": "jitter of the landmarks' shape (placement and scale removed) between sampled frames",
+}
+
 CALCULATORS = [
     Calculator("temporal", "flicker", flicker, cost=CHEAP, gpu=True, needs_dense=True,
-               description="face-vs-background flicker of luma, chroma, detail and noise (Ciftci 2020)"),
+               description="face-vs-background flicker of luma, chroma, detail and noise (Ciftci 2020)",
+               features=FLICKER_PHRASES),
     Calculator("temporal", "rppg", rppg, cost=CHEAP, gpu=True, needs_dense=True,
-               description="CHROM rPPG pulse sharpness, cross-region coherence and rate agreement (de Haan 2013)"),
+               description="CHROM rPPG pulse sharpness, cross-region coherence and rate agreement (de Haan 2013)",
+               features=PULSE_PHRASES),
     Calculator("temporal", "box", box_motion, cost=CHEAP, gpu=True, needs_dense=True,
-               description="face-box trajectory jitter over the dense window"),
+               description="face-box trajectory jitter over the dense window",
+               features=BOX_PHRASES),
     Calculator("temporal", "landmarks", landmarks, cost=CHEAP, gpu=True,
-               description="landmark jitter against the face crop over the sparse frames"),
+               description="landmark jitter against the face crop over the sparse frames",
+               features=LANDMARK_PHRASES),
 ]

@@ -344,7 +344,7 @@ class TextureZones(NamedTuple):
 
 
 def texture_by_zone(gray, zones) -> TextureZones:
-    """Gradient energy, Laplacian spread and wavelet noise level per zone.
+    """Mean gradient magnitude, Laplacian spread and wavelet noise level per zone.
 
     A pasted face that was blurred, sharpened, denoised or re-sampled differs from
     its surround in all three, so their ratios across the blending contour are

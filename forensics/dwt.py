@@ -89,8 +89,8 @@ def wavedec2(x, wavelet: str = "db8", *, level: int = 4, engine: str = "auto"):
     level : int
         Number of decomposition levels.
     engine : ``auto``, ``pywt`` or ``filterbank``
-        ``auto`` uses PyWavelets' C loops for NumPy input (3 to 10 times faster
-        on the CPU) and the array filter bank for CuPy; both give the same numbers
+        ``auto`` uses PyWavelets' C loops for NumPy input (faster on the CPU
+        than the array filter bank) and the array filter bank for CuPy; both give the same numbers
         (tested), so ``filterbank`` on NumPy is how the GPU path is checked.
 
     Returns

@@ -348,8 +348,8 @@ def peak_prominence(power, *, min_radius: float = 0.15, size: int = 5, eps: floa
     -------
     PeakProminence
         ``prominence`` in decades of power (for a smooth spectrum it is the
-        extreme of the periodogram's own scatter: about 1-1.3 for one 64 x 64
-        patch of noise, less for averaged spectra) and the peak's radius.
+        extreme of the periodogram's own scatter, which shrinks as spectra are
+        averaged over patches or frames) and the peak's radius.
     """
     xp = get_namespace(power)
     ndi = ndimage_for(xp)
