@@ -76,7 +76,7 @@ class FaceTrack:
 
     Full-resolution regions (noise features) are cut from ``frames`` by the family that
     needs them, around ``boxes`` with :func:`forensics.geometry.ellipse_radius2`: converting whole 1080p
-    frames costs about 2 s per video.
+    frames would cost more than every feature together.
     """
 
     crops: Any

@@ -420,3 +420,21 @@ def test_explanation_names_the_missing_measurements(model_dir, tmp_path):
     text = (tmp_path / "m.mp4" / "explanation.html").read_text()
     assert "2 of 6 measurements were missing" in text
     assert "<code>noise__b__value</code>" in text and "<code>blend__edge__q90</code>" in text
+
+
+def test_explanation_shows_plain_language_descriptions_of_real_columns(tmp_path):
+    """A model over registered columns: the explanation page names what each measurement means."""
+    from features.registry import describe_column
+
+    cols = ["meta__side_px__mean", "wavelet__c_l1d_kurt__std"]
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 2))
+    y = (X[:, 0] + 0.3 * rng.normal(size=200) > 0).astype(float)
+    booster = lgb.train(PARAMS, lgb.Dataset(X, y, feature_name=cols), num_boost_round=20)
+    model = DetectorModel(booster, {"features": cols, "calibration": {"method": "platt", "a": 1.0, "b": 0.0},
+                                    "clip": [0.01, 0.99]})
+    res = write_explanation(tmp_path, "d.mp4", model=model, features={cols[0]: 3.0, cols[1]: 0.0})
+    entry = res["top_fake"][0]
+    assert entry["column"] == cols[0] and entry["description"] == describe_column(cols[0]) != ""
+    text = (tmp_path / "d.mp4" / "explanation.html").read_text()
+    assert describe_column(cols[0]) in text
