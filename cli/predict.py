@@ -28,7 +28,7 @@ def _model(model_dir: str | None) -> DetectorModel:
 
 
 def _top_features(names, contrib, k=3) -> str:
-    order = np.argsort(-contrib[:-1])
+    order = np.argsort(-contrib)
     return ";".join(f"{names[i]}={contrib[i]:+.2f}" for i in order[:k] if contrib[i] > 0)
 
 
@@ -47,20 +47,18 @@ def predict_one(path: str, cfg: dict) -> tuple[dict, dict | None]:
         r = results[0]
         row.update(status=r.status, message=r.message, n_frames=r.n_frames, n_faces=r.n_faces, n_tracks=len(r.tracks))
         if r.status == "ok":
-            X = model.matrix([t.features for t in r.tracks])
-            probs = model.predict_proba(X)
-            raw = model.raw_score(X)
-            best = int(np.argmax(probs))  # two people: the most suspicious face decides
-            contrib = model.contributions(X[best:best + 1])[0]
-            row.update(label=float(probs[best]), raw_score=float(raw[best]), track=best,
-                       top_fake_features=_top_features(model.feature_names, contrib))
-            feats = dict(r.tracks[best].features)
+            scores = [model.score_track(t.values, t.features) for t in r.tracks]
+            best = int(np.argmax([sc.prob for sc in scores]))  # two people: the most suspicious face decides
+            sc = scores[best]
+            row.update(label=sc.prob, raw_score=sc.raw, track=best,
+                       top_fake_features=_top_features(model.feature_names, sc.contrib))
+            feats = dict(zip(model.feature_names, sc.values.tolist()))
             if explain:
                 try:
                     from reporting.explain import write_explanation
 
                     write_explanation(explain, cfg.get("names", {}).get(path, os.path.basename(path)),
-                                      model=model, features=feats, track=r.tracks[best].track)
+                                      model=model, features=feats, score=sc, track=r.tracks[best].track)
                 except Exception as e:  # noqa: BLE001 - an explanation failure never costs the score
                     row["message"] = "; ".join(filter(None, [row["message"], f"explain: {type(e).__name__}: {e}"]))
     except Exception as e:  # noqa: BLE001

@@ -14,7 +14,8 @@ from modeling import metrics
 from modeling.calibration import apply_platt, fit_platt
 from modeling.card import build_card, data_sources
 from modeling.detector import DetectorModel, write_oof, write_training_table
-from modeling.training import cv_report, feature_matrix, train_cv
+from modeling.rows import parse_rows
+from modeling.training import cv_report, feature_matrix, per_video, train_cv
 from pipeline.batch import default_workers, extract_table
 
 __all__ = ["main", "evaluate_external"]
@@ -24,10 +25,12 @@ def evaluate_external(model: DetectorModel, paths, *, calcs, frames, dense, devi
     """Score labelled data the model never trained on; metrics overall, per dataset and per method."""
     records = [r for p in paths for r in read_labels(p) if r.label is not None]
     rows, failures = extract_table(records, calculators=calcs, frames=frames, dense=dense, device=device, seed=seed,
-                                   cache_dir=cache_dir, workers=workers, log=lambda *_: None)
-    X = model.matrix(rows)
-    rep = metrics.breakdown([r["_label"] for r in rows], model.predict_proba(X),
-                            methods=[r["_method"] for r in rows], datasets=[r["_dataset"] for r in rows])
+                                   cache_dir=cache_dir, workers=workers, rows=model.rows, log=lambda *_: None)
+    videos = per_video(rows, model.raw_score(model.matrix(rows)))
+    cal = model.card["calibration"]
+    p = apply_platt([v["_raw"] for v in videos], cal["a"], cal["b"])
+    rep = metrics.breakdown([v["_label"] for v in videos], p, methods=[v["_method"] for v in videos],
+                            datasets=[v["_dataset"] for v in videos])
     overall = {k: v for k, v in rep.items() if not k.startswith("per_")}
     return {"data": [os.path.normpath(x) for x in paths], "overall": overall, "failures": dict(failures),
             "per_dataset": rep["per_dataset"], "per_method_vs_real": rep["per_method_vs_real"]}
@@ -66,6 +69,9 @@ def main(argv=None) -> int:
     ap.add_argument("--reencode", action="store_true",
                     help="add a degraded copy of every sample (both classes): half resampled down-up, then JPEG "
                          "q35-90, so neither compression nor resolution is a label cue")
+    ap.add_argument("--rows", default="video",
+                    help="training rows: video (one per face track) or segment:K (one per K consecutive sampled "
+                         "frames; a track is scored by the mean of its segments); frame = segment:1")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache", default=os.path.join(".cache", "features"), help="feature cache folder ('' = off)")
@@ -79,6 +85,7 @@ def main(argv=None) -> int:
 
     device = resolve_device(args.device)
     calcs = select(args.features)
+    parse_rows(args.rows)
     records: list[Record] = []
     for d in args.data:
         recs = read_labels(d)
@@ -97,7 +104,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     rows, failures = extract_table(records, calculators=calcs, frames=args.frames, dense=args.dense, device=device,
                                    seed=args.seed, cache_dir=args.cache or None, workers=workers,
-                                   synthesize=args.synthesize, reencode=args.reencode)
+                                   synthesize=args.synthesize, reencode=args.reencode, rows=args.rows)
     t_extract = time.perf_counter() - t0
     labels = np.array([r["_label"] for r in rows])
     if len(set(labels)) < 2:
@@ -105,29 +112,34 @@ def main(argv=None) -> int:
     X, names = feature_matrix(rows)
     booster, oof, folds, params = train_cv(X, labels, [r["_group"] for r in rows], feature_names=names,
                                            n_folds=args.folds, seed=args.seed, threads=workers)
-    ok = np.isfinite(oof)
-    a, b = fit_platt(oof[ok], labels[ok])
-    cv = cv_report(labels, oof, a, b, [r["_method"] for r in rows], [r["_dataset"] for r in rows],
+    videos = per_video(rows, oof, folds)  # a track's score: the mean of its rows' (one row for video rows)
+    v_raw = np.array([v["_raw"] for v in videos])
+    v_y = np.array([v["_label"] for v in videos])
+    ok = np.isfinite(v_raw)
+    a, b = fit_platt(v_raw[ok], v_y[ok])
+    cv = cv_report(v_y, v_raw, a, b, [v["_method"] for v in videos], [v["_dataset"] for v in videos],
                    len(np.unique(folds)))
     card = build_card(
         name=os.path.basename(os.path.normpath(args.output)), features=names, feature_set=args.features,
         calculators=[c.key for c in calcs], frames=args.frames, dense=args.dense, calibration=(a, b), cv=cv,
         training={"n_rows": int(len(rows)), "n_videos": len(records), "n_fake_rows": int(labels.sum()),
+                  "n_scored_variants": len(videos),
                   "synthesize": args.synthesize, "reencode": args.reencode, "seed": args.seed,
                   "failures": dict(failures), "extract_seconds": round(t_extract, 1),
-                  "variants": dict(Counter(r["_variant"] for r in rows))},
+                  "variants": dict(Counter(v["_variant"] for v in videos))},
         sources=data_sources(records, synthesized="self-blended fakes synthesised from the REAL videos above "
                                                   "(synthesis.selfblend)" if args.synthesize else None),
-        params=dict(params, num_boost_round=booster.current_iteration()), X=X, y=labels, notes=args.notes)
+        params=dict(params, num_boost_round=booster.current_iteration()), rows=args.rows, X=X, y=labels,
+        notes=args.notes)
     model = DetectorModel(booster, card)
     if args.eval_data:
         card["evaluation"] = evaluate_external(model, args.eval_data, calcs=calcs, frames=args.frames,
                                                dense=args.dense, device=device, cache_dir=args.cache or None,
                                                workers=workers, seed=args.seed)
     model.save(args.output)
-    for r, raw, f in zip(rows, oof, folds):
-        r["_raw"], r["_prob"], r["_fold"] = raw, float(apply_platt([raw], a, b)[0]) if np.isfinite(raw) else "", f
-    write_oof(args.output, rows)
+    for v in videos:
+        v["_prob"] = float(apply_platt([v["_raw"]], a, b)[0]) if np.isfinite(v["_raw"]) else ""
+    write_oof(args.output, videos)
     write_training_table(args.output, rows, names)
     _print_cv(cv, card)
     if args.report:

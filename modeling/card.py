@@ -68,7 +68,7 @@ def feature_ranges(X, y, columns, *, quantiles=(0.1, 0.5, 0.9)) -> dict:
 
 def build_card(*, name: str, features: list[str], feature_set: str, calculators: list[str], frames: int,
                dense: int, calibration: tuple[float, float], cv: dict, training: dict, sources: list[dict],
-               params: dict, X=None, y=None, notes: str = "") -> dict:
+               params: dict, rows: str = "video", X=None, y=None, notes: str = "") -> dict:
     """A model card (JSON-serialisable dict) with every field a model folder carries."""
     card = {
         "name": name,
@@ -78,8 +78,9 @@ def build_card(*, name: str, features: list[str], feature_set: str, calculators:
         "calculators": list(calculators),
         "frames": int(frames),
         "dense": int(dense),
+        "rows": rows,
         "calibration": {"method": "platt", "a": calibration[0], "b": calibration[1],
-                        "fitted_on": "out-of-fold raw scores"},
+                        "fitted_on": "out-of-fold raw scores of whole tracks (the mean over a track's rows)"},
         "clip": list(CLIP),
         "cv": cv,
         "training": training,

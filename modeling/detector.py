@@ -27,7 +27,7 @@ import numpy as np
 
 from .calibration import CLIP, apply_platt
 
-__all__ = ["DetectorModel", "ModelFolder", "TrainingTable", "default_model_dir", "load_model_folder",
+__all__ = ["DetectorModel", "TrackScore", "ModelFolder", "TrainingTable", "default_model_dir", "load_model_folder",
            "read_oof", "read_training_table", "write_oof", "write_training_table",
            "MODEL_FILE", "CARD_FILE", "OOF_FILE", "TABLE_FILE", "OOF_COLUMNS", "TABLE_META_COLUMNS"]
 
@@ -92,6 +92,45 @@ class DetectorModel:
     def contributions(self, X) -> np.ndarray:
         """Per-feature contributions to the raw score (TreeSHAP); the last column is the expected value."""
         return self.booster.predict(np.asarray(X, float), pred_contrib=True)
+
+    @property
+    def rows(self) -> str:
+        """What one row is for this model: ``video`` or ``segment:K`` (:mod:`modeling.rows`)."""
+        return self.card.get("rows", "video")
+
+    def score_track(self, values: dict | None = None, features: dict | None = None) -> "TrackScore":
+        """Score one face track from its raw per-frame ``values`` (or, for video-row models, its row).
+
+        The track's raw score is the mean of its rows' raw scores, its contributions the mean of theirs
+        (so ``expected + sum(contributions) == raw`` still holds), its shown values the mean of its rows.
+        """
+        from .rows import track_rows
+
+        if self.rows == "video" and features is not None:
+            rows = [features]
+        elif values is not None:
+            rows = track_rows(values, self.rows)
+        else:
+            raise ValueError(f"a {self.rows!r} model needs the track's per-frame values")
+        X = self.matrix(rows)
+        contrib = self.contributions(X).mean(axis=0)
+        raw = float(self.raw_score(X).mean())
+        cal = self.card["calibration"]
+        prob = float(apply_platt([raw], cal["a"], cal["b"], tuple(self.card.get("clip", CLIP)))[0])
+        with np.errstate(all="ignore"):
+            shown = np.nanmean(X, axis=0) if len(X) > 1 else X[0]
+        return TrackScore(raw, prob, contrib[:-1], float(contrib[-1]), shown, len(rows))
+
+
+class TrackScore(NamedTuple):
+    """One track's score (:meth:`DetectorModel.score_track`)."""
+
+    raw: float  #: raw score (log-odds margin), the mean over the track's rows
+    prob: float  #: calibrated P(fake)
+    contrib: np.ndarray  #: (n_features,) mean contribution of each feature
+    expected: float  #: expected value (TreeSHAP bias)
+    values: np.ndarray  #: (n_features,) the track's feature values (mean over its rows)
+    n_rows: int
 
 
 # ----------------------------------------------------------------------------- training outputs

@@ -11,7 +11,7 @@ import numpy as np
 from . import metrics
 from .calibration import apply_platt
 
-__all__ = ["DEFAULT_PARAMS", "NUM_ROUNDS", "feature_matrix", "grouped_folds", "train_cv", "cv_report"]
+__all__ = ["DEFAULT_PARAMS", "NUM_ROUNDS", "feature_matrix", "grouped_folds", "train_cv", "cv_report", "per_video"]
 
 DEFAULT_PARAMS = {
     "objective": "binary",
@@ -109,3 +109,26 @@ def cv_report(y, oof_raw, a, b, methods, datasets, n_folds) -> dict:
                             methods=np.asarray(methods)[ok], datasets=np.asarray(datasets)[ok])
     rep["folds"] = int(n_folds)
     return rep
+
+
+def per_video(rows: list[dict], raw, folds=None) -> list[dict]:
+    """One entry per (video, variant): the bookkeeping of its rows and the mean of their raw scores.
+
+    With segment rows (:mod:`modeling.rows`) this is how a track's score is formed from its segments';
+    with video rows it is the identity. Order follows the first appearance of each (path, variant).
+    """
+    raw = np.asarray(raw, dtype=np.float64)
+    out: dict = {}
+    for i, r in enumerate(rows):
+        key = (r["_path"], r["_variant"])
+        if key not in out:
+            out[key] = {k: v for k, v in r.items() if k.startswith("_") and k not in ("_segment",)}
+            out[key]["_scores"] = []
+            if folds is not None:
+                out[key]["_fold"] = int(folds[i])
+        out[key]["_scores"].append(raw[i])
+    for v in out.values():
+        s = np.asarray(v.pop("_scores"))
+        v["_raw"] = float(np.mean(s)) if np.isfinite(s).all() else float("nan")
+        v["_n_rows"] = int(s.size)
+    return list(out.values())

@@ -8,7 +8,10 @@ from __future__ import annotations
 import os
 from collections import Counter
 
+import numpy as np
+
 from features.track import CROP_MARGIN, CROP_SIZE
+from modeling.rows import track_rows
 from synthesis.variants import is_synthetic_fake
 
 from .cache import FeatureCache, file_hash
@@ -19,7 +22,7 @@ __all__ = ["PIPELINE_VERSION", "parallel_map", "default_workers", "result_to_jso
            "training_variants", "extract_table"]
 
 #: bump when the extraction's output changes in a way the calculator versions do not capture
-PIPELINE_VERSION = 1
+PIPELINE_VERSION = 2
 
 
 def default_workers(n: int | None) -> int:
@@ -41,7 +44,9 @@ def parallel_map(func, items, workers: int):
 def result_to_json(r: VideoResult) -> dict:
     """A :class:`VideoResult` as the JSON-able dict the cache stores (tracks' features only)."""
     return {"status": r.status, "message": r.message, "n_frames": r.n_frames, "n_faces": r.n_faces,
-            "tracks": [{"features": t.features, "n_frames": t.n_frames} for t in r.tracks],
+            "tracks": [{"features": t.features, "n_frames": t.n_frames,
+                        "values": {k: (v.tolist() if hasattr(v, "tolist") and np.ndim(v) else float(v))
+                                   for k, v in t.values.items()}} for t in r.tracks],
             "info": r.info, "timings": r.timings, "variant": r.variant}
 
 
@@ -87,14 +92,15 @@ def training_variants(label: int, *, synthesize: bool, reencode: bool) -> list[s
 
 
 def extract_table(records, *, calculators, frames, dense, device, seed, cache_dir, workers,
-                  synthesize: bool = False, reencode: bool = False, log=print):
+                  synthesize: bool = False, reencode: bool = False, rows: str = "video", log=print):
     """Feature rows (primary face track) for every record and training variant, plus per-status failure counts.
 
     Each row is ``{column: value}`` plus bookkeeping keys ``_path, _variant, _label, _group, _method,
-    _dataset``; synthetic fakes carry label 1 and method ``selfblend``. Rows come back sorted by path and
-    variant, so training is reproducible whatever order the workers finish in.
+    _dataset, _segment``; synthetic fakes carry label 1 and their variant as method. ``rows`` is
+    ``video`` (one row per variant) or ``segment:K`` (:mod:`modeling.rows`). Rows come back sorted by
+    path, variant and segment, so training is reproducible whatever order the workers finish in.
     """
-    rows, failures = [], Counter()
+    out, failures = [], Counter()
     items = [(r.path, {"calculators": calculators, "n_frames": frames, "dense": dense, "device": device,
                        "variants": tuple(training_variants(r.label, synthesize=synthesize, reencode=reencode)),
                        "seed": seed, "cache_dir": cache_dir}) for r in records]
@@ -109,13 +115,14 @@ def extract_table(records, *, calculators, frames, dense, device, seed, cache_di
                 log(f"  [{done}/{len(items)}] {res['status']}: {rec.path}: {res['message']}")
                 continue
             synth = is_synthetic_fake(res["variant"])
-            row = dict(res["tracks"][0]["features"])
-            row.update(_path=rec.path, _variant=res["variant"], _label=1 if synth else rec.label, _group=rec.group,
-                       _method=res["variant"].partition("+")[0] if synth else
-                       (rec.method or ("fake" if rec.label else "real")),
-                       _dataset=rec.dataset)
-            rows.append(row)
+            track = res["tracks"][0]
+            meta = dict(_path=rec.path, _variant=res["variant"], _label=1 if synth else rec.label, _group=rec.group,
+                        _method=res["variant"].partition("+")[0] if synth else
+                        (rec.method or ("fake" if rec.label else "real")),
+                        _dataset=rec.dataset)
+            parts = [track["features"]] if rows == "video" else track_rows(track["values"], rows)
+            out += [dict(row, **meta, _segment=k) for k, row in enumerate(parts)]
         if done % 10 == 0 or done == len(items):
             log(f"  extracted {done}/{len(items)} videos")
-    rows.sort(key=lambda r: (r["_path"], r["_variant"]))
-    return rows, failures
+    out.sort(key=lambda r: (r["_path"], r["_variant"], r["_segment"]))
+    return out, failures

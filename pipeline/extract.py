@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from features.aggregate import run_calculators
+from features.aggregate import compute_values, video_row
 from features.registry import Calculator
 from features.track import DenseWindow, FaceTrack, build_track
 from forensics.backend import array_module, to_device
@@ -52,12 +52,17 @@ def _detector() -> FaceDetector:
 
 @dataclass
 class TrackResult:
-    """Features of one face track; ``track`` is kept only when asked (for explanations)."""
+    """Features of one face track; ``track`` is kept only when asked (for explanations).
+
+    ``features`` is the track's row (:func:`features.aggregate.video_row`); ``values`` the calculators'
+    raw per-frame values, from which segment rows are made.
+    """
 
     features: dict
     n_frames: int
     errors: dict = field(default_factory=dict)
     track: FaceTrack | None = None
+    values: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -174,8 +179,9 @@ def extract_video(
                                  frame_index=video.indices[pos], fps=video.fps, xp=array_module(device), dense=win,
                                  video_info=video.info)
                 timings_v["crops"] = timings_v.get("crops", 0.0) + time.perf_counter() - t0
-                row, errors = run_calculators(ft, calculators, timings=timings_v)
-                out_tracks.append(TrackResult(row, len(tr), errors, ft if keep_tracks else None))
+                values, errors = compute_values(ft, calculators, timings=timings_v)
+                out_tracks.append(TrackResult(video_row(values), len(tr), errors, ft if keep_tracks else None,
+                                              values))
                 errors_all.update(errors)
             status, msg = "ok", base_msg
             if len(out_tracks[0].errors) == len(calculators):  # nothing at all computed for the main face

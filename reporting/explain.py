@@ -278,7 +278,7 @@ def _verdict(prob: float) -> tuple[str, str]:
 
 # ----------------------------------------------------------------------------- writer
 def write_explanation(out_dir, video_name: str, *, model, features: dict, track=None, maps: dict | None = None,
-                      top_k: int = TOP_K, reference: dict | None = None) -> dict:
+                      top_k: int = TOP_K, reference: dict | None = None, score=None) -> dict:
     """Explain one video's score and write JSON, HTML and images under ``out_dir/<video>/``.
 
     Parameters
@@ -287,6 +287,8 @@ def write_explanation(out_dir, video_name: str, *, model, features: dict, track=
     video_name : the video's name or path; it names the sub-folder (see :func:`safe_name`)
     model : a :class:`modeling.detector.DetectorModel` (or any object with its interface)
     features : ``{column: value}`` for the scored face track
+    score : its :class:`modeling.detector.TrackScore` when the model scores tracks by the mean over segment
+        rows (then contributions are the mean of the segments'); None: explain ``features`` as one row
     track : the :class:`features.track.FaceTrack` that was scored, or None (no images then)
     maps : extra ``{name: 2-D array or MapImage}`` maps to show (crop-sized arrays are drawn over the face)
     top_k : features listed in each direction
@@ -297,7 +299,9 @@ def write_explanation(out_dir, video_name: str, *, model, features: dict, track=
     -------
     dict, the content of ``explanation.json``
     """
-    e = explain_row(model, features)
+    e = explain_row(model, features) if score is None else Explanation(
+        list(model.feature_names), np.asarray(score.values, float), np.asarray(score.contrib, float),
+        float(score.expected), float(score.raw), float(score.prob))
     folder = Path(out_dir) / safe_name(video_name)
     folder.mkdir(parents=True, exist_ok=True)
     card = getattr(model, "card", {}) or {}

@@ -138,3 +138,37 @@ def test_two_faces_give_two_tracks(carphone_frames, tmp_path):
     p = write_video(str(tmp_path / "two.mp4"), np.ascontiguousarray(both))
     r = extract_video(p, calculators=select("meta"), n_frames=8)[0]
     assert r.status == "ok" and len(r.tracks) == 2
+
+
+def test_segment_rows_train_and_score_tracks_by_their_segments(trained, tmp_path):
+    """--rows segment:K: K-frame rows in training, one out-of-fold score per video, tracks scored as the mean
+    of their segments, explanations still additive."""
+    root, _ = trained
+    model_dir = tmp_path / "seg"
+    assert train_main(["--data", str(root / "data"), "--features", FEATURES, "-o", str(model_dir), "--frames", "8",
+                       "--workers", "1", "--folds", "4", "--cache", str(root / "cache"), "--rows", "segment:4"]) == 0
+    card = json.load(open(model_dir / "model_card.json"))
+    assert card["rows"] == "segment:4"
+    table = _read_csv(model_dir / "features.csv")
+    oof = _read_csv(model_dir / "oof.csv")
+    # 8 frames -> two 4-frame segments per video (one where the face track is short)
+    per_video = __import__("collections").Counter(r["filename"] + r["variant"] for r in table)
+    assert set(per_video.values()) <= {1, 2} and sum(v == 2 for v in per_video.values()) >= 0.8 * len(per_video)
+    assert len({r["filename"] for r in oof}) == len(oof)
+    from modeling.detector import DetectorModel
+    from reporting.explain import write_explanation
+
+    model = DetectorModel.load(str(model_dir))
+    r = extract_video(str(root / "heldout" / "real" / "c2_00.mp4"), calculators=select(FEATURES), n_frames=8)[0]
+    assert r.tracks[0].n_frames == 8
+    sc = model.score_track(r.tracks[0].values)
+    assert sc.n_rows == 2
+    rows = [dict(zip(model.feature_names, x)) for x in model.matrix(
+        __import__("modeling.rows", fromlist=["track_rows"]).track_rows(r.tracks[0].values, "segment:4"))]
+    assert sc.raw == pytest.approx(float(np.mean(model.raw_score(model.matrix(rows)))), abs=1e-9)
+    res = write_explanation(tmp_path / "ex", "v.mp4", model=model, features=dict(zip(model.feature_names, sc.values)),
+                            score=sc)
+    assert res["raw_score"] == pytest.approx(sc.raw) and abs(res["additivity_error"]) < 1e-9
+    out = tmp_path / "p.csv"
+    assert predict_main([str(root / "heldout"), "--model", str(model_dir), "-o", str(out), "--workers", "1"]) == 0
+    assert all(r["status"] == "ok" for r in _read_csv(out))
