@@ -229,3 +229,26 @@ def test_swap_needs_a_donor():
     empty = DonorEntry(np.zeros((0, 8, 8, 3), np.uint8), np.zeros((0, 5, 2), np.float32))
     with pytest.raises(ValueError):
         swap_frames(np.zeros((1, H, W, 3), np.uint8), BOX[None], None, empty, seed=0)
+
+
+def test_donor_bank_cli_on_the_carphone_clip(tmp_path, carphone_path):
+    import shutil
+
+    from synthesis.__main__ import main
+
+    src = tmp_path / "real"
+    src.mkdir()
+    shutil.copy(carphone_path, src / "carphone.mp4")
+    (src / "broken.mp4").write_bytes(b"nope" * 100)
+    bank = tmp_path / "bank"
+    rc = main(["donors", str(src), "-o", str(bank), "--frames", "8", "--crops", "4", "--size", "64",
+               "--include-unlabelled"])
+    assert rc == 1  # the broken file is reported, not fatal
+    files = sorted(bank.glob("*.npz"))
+    assert len(files) == 1
+    e = load_donor(str(files[0]))
+    assert e.crops.shape == (4, 64, 64, 3) and e.source == "carphone.mp4" and e.identity
+    # the landmarks sit on a face: eyes above the mouth, inside the crop
+    lm = e.landmarks
+    assert (lm >= 0).all() and (lm < 64).all()
+    assert (lm[:, 3:, 1].mean(axis=1) > lm[:, :2, 1].mean(axis=1) + 5).all()
