@@ -154,10 +154,16 @@ def save_donor(path: str, entry: DonorEntry) -> None:
                         version=np.array(1))
 
 
-def load_donor(path: str) -> DonorEntry:
-    """Read a :func:`save_donor` file (``allow_pickle=False``)."""
+def load_donor(path: str, *, with_crops: bool = True) -> DonorEntry:
+    """Read a :func:`save_donor` file (``allow_pickle=False``).
+
+    ``with_crops=False`` reads only landmarks, identity and source (crops
+    come back as an empty (0, 0, 0, 3) array): enough for :func:`choose_donor`
+    over a whole bank without holding every crop in memory.
+    """
     with np.load(path, allow_pickle=False) as z:
-        return DonorEntry(z["crops"], z["landmarks"].astype(np.float32), str(z["identity"]), str(z["source"]))
+        crops = z["crops"] if with_crops else np.zeros((0, 0, 0, 3), np.uint8)
+        return DonorEntry(crops, z["landmarks"].astype(np.float32), str(z["identity"]), str(z["source"]))
 
 
 def normalise_landmarks(landmarks) -> np.ndarray:
@@ -210,8 +216,9 @@ def choose_donor(target_landmarks, entries: Sequence[DonorEntry], *, identity: s
                  k: int = 3) -> int:
     """Index in ``entries`` of the donor for one target video, or -1 when none qualifies.
 
-    Entries of the target's own ``identity`` group and entries without crops
-    are excluded; each remaining entry is scored by the median, over the
+    Entries of the target's own ``identity`` group and entries without
+    landmarks are excluded (crops are not needed: entries read with
+    ``load_donor(path, with_crops=False)`` will do); each remaining entry is scored by the median, over the
     target's frames with finite landmarks, of its closest crop's landmark
     distance, and one of the ``k`` best is drawn with ``rng`` (Face X-ray
     searches nearest neighbours and samples among them).
@@ -220,7 +227,7 @@ def choose_donor(target_landmarks, entries: Sequence[DonorEntry], *, identity: s
     tl = tl[np.isfinite(tl).all(axis=(1, 2))]
     cand, score = [], []
     for i, e in enumerate(entries):
-        if e.identity == identity or len(e.crops) == 0:
+        if e.identity == identity or len(e.landmarks) == 0:
             continue
         cand.append(i)
         score.append(float(np.median(landmark_distances(tl, e.landmarks).min(axis=1))) if len(tl) else 0.0)

@@ -54,6 +54,8 @@ __all__ = [
     "is_synthetic_fake",
     "synthetic_method",
     "needs_donor",
+    "SYNTHESIS_VERSION",
+    "variant_cache_key",
 ]
 
 #: training variants: the decoded video, a self-blended fake of it, and degraded copies of both
@@ -63,6 +65,9 @@ VARIANTS = ("orig", "selfblend", "orig+reencode", "selfblend+reencode")
 BASES = ("orig", "selfblend", "swap", "generator")
 #: augmentation names (``perturb`` takes ``:KIND``)
 AUGMENTATIONS = ("reencode", "h264", "perturb")
+#: version of every variant outside :data:`VARIANTS`; bump it when their output changes, so that
+#: feature caches keyed by :func:`variant_cache_key` are not served stale
+SYNTHESIS_VERSION = 1
 
 _BASE_RE = re.compile(r"^(?P<base>[a-z]+)(?:#(?P<n1>\d+))?(?::(?P<region>[a-z]+))?(?:#(?P<n2>\d+))?$")
 _AUG_RE = re.compile(r"^(?P<name>[a-z0-9]+)(?::(?P<arg>[a-z0-9_]+))?(?:#(?P<n>\d+))?$")
@@ -145,6 +150,26 @@ def synthetic_method(variant: str) -> str | None:
 def needs_donor(variant: str) -> bool:
     """True when :func:`variant_frames` needs ``donor=`` (``swap`` variants)."""
     return parse_variant(variant).base == "swap"
+
+
+def variant_cache_key(variant: str, donor=None) -> str:
+    """What a feature cache should key a variant's features by.
+
+    The original :data:`VARIANTS` keep their plain names (existing caches stay
+    valid: their output is unchanged); every other variant adds
+    :data:`SYNTHESIS_VERSION`, and ``swap`` variants the donor (its source,
+    identity and a CRC of its crops), since another donor is another fake.
+    """
+    spec = parse_variant(variant)
+    if variant in VARIANTS:
+        return variant
+    key = f"{variant}|synthesis-v{SYNTHESIS_VERSION}"
+    if spec.base == "swap":
+        if donor is None:
+            raise ValueError(f"{variant!r} needs a donor entry")
+        crc = zlib.crc32(np.ascontiguousarray(donor.crops).tobytes()) if len(donor.crops) else 0
+        key += f"|donor={donor.source}:{donor.identity}:{crc:08x}"
+    return key
 
 
 def video_seed(path: str, seed: int) -> int:

@@ -129,6 +129,8 @@ def test_make_donor_entry_crops_and_maps_landmarks(tmp_path):
     back = load_donor(str(p))
     assert np.array_equal(back.crops, e.crops) and np.array_equal(back.landmarks, e.landmarks)
     assert (back.identity, back.source) == ("id7", "x.mp4")
+    light = load_donor(str(p), with_crops=False)
+    assert len(light.crops) == 0 and np.array_equal(light.landmarks, e.landmarks) and light.identity == "id7"
     with np.load(str(p), allow_pickle=False) as z:  # nothing in it needs pickle
         assert set(z.files) >= {"crops", "landmarks", "identity", "source"}
     none = make_donor_entry(frames[:1], np.full((1, 4), np.nan), lms[:1], identity="x")

@@ -16,6 +16,7 @@ from synthesis.variants import (
     parse_variant,
     reencode_frames,
     synthetic_method,
+    variant_cache_key,
     variant_frames,
 )
 
@@ -169,3 +170,16 @@ def test_h264_augmentation_is_a_real_codec_with_one_draw_per_video(video):
     p = draw_augmentation("h264", SEED)
     lossy = 10 * np.log10(255 ** 2 / np.mean((real.astype(float) - f) ** 2))
     assert lossy < 45, (p, lossy)
+
+
+def test_cache_keys_keep_the_old_names_and_tell_donors_apart(donor):
+    for v in VARIANTS:
+        assert variant_cache_key(v) == v  # existing feature caches stay valid
+    assert variant_cache_key("selfblend:lower") != "selfblend:lower"
+    crops = donor.crops.copy()
+    crops[0, 0, 0, 0] ^= 1  # one bit of one pixel
+    other = donor._replace(crops=crops)
+    assert variant_cache_key("swap", donor) != variant_cache_key("swap", other)
+    assert variant_cache_key("swap", donor) == variant_cache_key("swap", donor)
+    with pytest.raises(ValueError):
+        variant_cache_key("swap")
