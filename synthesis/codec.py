@@ -112,7 +112,8 @@ def _encode(target, frames, *, crf, fps, preset, threads, container) -> None:
 
 
 def _frame_to_rgb(frame, dst=None) -> np.ndarray:
-    if frame.format.name == "yuv420p":  # the common case: the same matrix as the encoder side
+    if frame.format.name == "yuv420p" and frame.width % 2 == 0 and frame.height % 2 == 0:
+        # the common case, converted with the same matrix as the encoder side
         return cv2.cvtColor(frame.to_ndarray(), cv2.COLOR_YUV2RGB_I420, dst=dst)
     rgb = frame.to_ndarray(format="rgb24")
     if dst is None:

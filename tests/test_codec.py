@@ -115,3 +115,22 @@ def test_resize_frames(clip):
     small = resize_frames(clip, (64, 48))
     assert small.shape == (len(clip), 48, 64, 3) and small.dtype == np.uint8
     assert abs(small.astype(float).mean() - clip.astype(float).mean()) < 1.0
+
+
+def test_reads_odd_sized_and_non_420_streams(tmp_path, clip):
+    import av
+
+    x = np.ascontiguousarray(clip[:3, :95, :127])
+    for pix in ("yuv420p", "bgr0"):  # odd 4:2:0 cannot take the I420 shortcut; RGB streams never do
+        p = str(tmp_path / f"odd_{pix}.mkv")
+        with av.open(p, "w") as c:
+            s = c.add_stream("ffv1", rate=25)
+            s.width, s.height, s.pix_fmt = 127, 95, pix
+            for f in x:
+                for pk in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                    c.mux(pk)
+            for pk in s.encode():
+                c.mux(pk)
+        back, fps = read_video_frames(p)
+        assert back.shape == x.shape and fps == pytest.approx(25.0)
+        assert psnr(back, x) > (30 if pix == "yuv420p" else 99)
