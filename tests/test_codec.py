@@ -133,4 +133,4 @@ def test_reads_odd_sized_and_non_420_streams(tmp_path, clip):
                 c.mux(pk)
         back, fps = read_video_frames(p)
         assert back.shape == x.shape and fps == pytest.approx(25.0)
-        assert psnr(back, x) > (30 if pix == "yuv420p" else 99)
+        assert psnr(back, x) > 30 if pix == "yuv420p" else np.array_equal(back, x)
