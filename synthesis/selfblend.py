@@ -218,7 +218,7 @@ def sample_generator_params(rng: np.random.Generator, *, region: str = "face") -
     resampling and noise are replaced by ``render``: a dict with ``size`` (the
     face's rendered size, 64-256 px), ``upsample`` (``"bilinear"`` or
     ``"transposed"``), ``delta`` (the transposed kernel's centre-to-side
-    imbalance, 0.008-0.04: the checkerboard's relative amplitude per axis) and
+    imbalance, 0.006-0.03: the checkerboard's relative amplitude per axis) and
     ``smooth`` (bilateral-filter colour sigma for GAN-like skin smoothing, 0
     for none) with ``smooth_space`` (its spatial sigma in rendered pixels).
     Colour mismatch is halved: a generator is trained to match the face.
@@ -231,7 +231,7 @@ def sample_generator_params(rng: np.random.Generator, *, region: str = "face") -
         render={
             "size": int(rng.choice([64, 96, 128, 160, 192, 224, 256])),
             "upsample": str(rng.choice(["bilinear", "transposed"])),
-            "delta": float(rng.uniform(0.008, 0.04)),
+            "delta": float(rng.uniform(0.006, 0.03)),
             "smooth": float(rng.uniform(8.0, 30.0)) if rng.random() < 0.6 else 0.0,
             "smooth_space": float(rng.uniform(1.0, 2.5)),
         },
