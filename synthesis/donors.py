@@ -149,7 +149,8 @@ def _crop_area(frame, cx, cy, side, size):
 
 def save_donor(path: str, entry: DonorEntry) -> None:
     """Write ``entry`` to ``path`` (``.npz``, compressed; strings as unicode arrays, nothing pickled)."""
-    np.savez_compressed(path, crops=np.asarray(entry.crops, np.uint8), landmarks=np.asarray(entry.landmarks, np.float32),
+    np.savez_compressed(path, crops=np.asarray(entry.crops, np.uint8),
+                        landmarks=np.asarray(entry.landmarks, np.float32),
                         identity=np.array(str(entry.identity)), source=np.array(str(entry.source)),
                         version=np.array(1))
 

@@ -25,7 +25,8 @@ def moving_texture(t=10, h=96, w=128, seed=0):
     rng = np.random.default_rng(seed)
     tex = cv2.GaussianBlur(rng.normal(0, 1, (h, w + 2 * t)).astype(np.float32), (0, 0), 1.2)
     tint = cv2.GaussianBlur(rng.normal(0, 1, (h, w + 2 * t, 3)).astype(np.float32), (0, 0), 12.0)
-    big = 128 + 35 * (tex / tex.std())[..., None] + 25 * tint / tint.std() + np.linspace(-30, 30, w + 2 * t)[None, :, None]
+    ramp = np.linspace(-30, 30, w + 2 * t)[None, :, None]
+    big = 128 + 35 * (tex / tex.std())[..., None] + 25 * tint / tint.std() + ramp
     big = np.clip(np.rint(big), 0, 255).astype(np.uint8)
     return np.stack([big[:, 2 * i:2 * i + w] for i in range(t)])
 
@@ -76,7 +77,8 @@ def test_downscaling_keeps_geometry_and_loses_detail(clip):
     assert half.shape == clip.shape
     assert psnr(half, clip) < psnr(full, clip) - 3
     # geometry kept: the panning texture is where it was (the best shift is zero)
-    errs = {dx: np.abs(half[:, :, 8 + dx:-8 + dx or None].astype(int) - clip[:, :, 8:-8]).mean() for dx in (-2, -1, 0, 1, 2)}
+    errs = {dx: np.abs(half[:, :, 8 + dx:-8 + dx or None].astype(int) - clip[:, :, 8:-8]).mean()
+            for dx in (-2, -1, 0, 1, 2)}
     assert min(errs, key=errs.get) == 0
     with pytest.raises(ValueError):
         h264_roundtrip(clip, crf=18, scale=0)

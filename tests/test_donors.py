@@ -89,7 +89,8 @@ def test_match_picks_the_donor_frame_with_the_closest_pose_and_expression():
     turned = LANDMARKS.copy()
     turned[2, 0] += 15  # nose off-centre: a head turn
     donors = np.stack([LANDMARKS, open_mouth, turned])
-    targets = np.stack([similar(turned, 0.2, 0.5, (5, 5)), similar(LANDMARKS, -0.1, 3.0), similar(open_mouth, 0.0, 1.2)])
+    targets = np.stack([similar(turned, 0.2, 0.5, (5, 5)), similar(LANDMARKS, -0.1, 3.0),
+                        similar(open_mouth, 0.0, 1.2)])
     assert match_donor_frames(targets, donors).tolist() == [2, 0, 1]
 
 
@@ -143,7 +144,9 @@ def test_colour_transfer_matches_the_reference_statistics():
     ref = np.clip(rng.normal([180, 130, 110], [25, 10, 15], (40, 40, 3)), 0, 255).astype(np.float32)
     for space in ("lab", "rgb"):
         out = colour_transfer(src, ref, space=space)
-        to = (lambda x: cv2.cvtColor(np.clip(x, 0, 255) / 255.0, cv2.COLOR_RGB2LAB)) if space == "lab" else (lambda x: x)
+        def to(x, space=space):
+            return cv2.cvtColor(np.clip(x, 0, 255) / 255.0, cv2.COLOR_RGB2LAB) if space == "lab" else x
+
         o, r = to(out.astype(np.float32)).reshape(-1, 3), to(ref).reshape(-1, 3)
         np.testing.assert_allclose(o.mean(0), r.mean(0), rtol=0.02, atol=0.5)
         np.testing.assert_allclose(o.std(0), r.std(0), rtol=0.05, atol=0.5)
