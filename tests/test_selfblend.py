@@ -1,4 +1,4 @@
-"""Self-blended fake synthesis (forensics/selfblend.py)."""
+"""Self-blended fake synthesis (synthesis/selfblend.py)."""
 from __future__ import annotations
 
 import cv2
