@@ -1,0 +1,138 @@
+"""H.264 round trips through PyAV/libx264 (synthesis/codec.py)."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+pytest.importorskip("av")
+
+from synthesis.codec import (  # noqa: E402
+    decode_video,
+    encode_h264,
+    h264_roundtrip,
+    read_video_frames,
+    resize_frames,
+    write_video_frames,
+)
+
+
+def moving_texture(t=10, h=96, w=128, seed=0):
+    """A textured scene panning 2 px per frame: something for motion compensation to find.
+
+    Luma texture with smooth colour, as in camera footage (4:2:0 keeps luma detail, not chroma detail).
+    """
+    rng = np.random.default_rng(seed)
+    tex = cv2.GaussianBlur(rng.normal(0, 1, (h, w + 2 * t)).astype(np.float32), (0, 0), 1.2)
+    tint = cv2.GaussianBlur(rng.normal(0, 1, (h, w + 2 * t, 3)).astype(np.float32), (0, 0), 12.0)
+    ramp = np.linspace(-30, 30, w + 2 * t)[None, :, None]
+    big = 128 + 35 * (tex / tex.std())[..., None] + 25 * tint / tint.std() + ramp
+    big = np.clip(np.rint(big), 0, 255).astype(np.uint8)
+    return np.stack([big[:, 2 * i:2 * i + w] for i in range(t)])
+
+
+def psnr(a, b):
+    return 10 * np.log10(255.0 ** 2 / np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return moving_texture()
+
+
+def test_crf_40_loses_far_more_than_crf_18_and_shape_is_kept(clip):
+    hi = h264_roundtrip(clip, crf=18)
+    lo = h264_roundtrip(clip, crf=40)
+    assert hi.shape == lo.shape == clip.shape and hi.dtype == lo.dtype == np.uint8
+    p_hi, p_lo = psnr(hi, clip), psnr(lo, clip)
+    assert p_hi > 33, p_hi
+    assert p_lo < p_hi - 8, (p_hi, p_lo)
+
+
+def test_crf_0_is_nearly_lossless_so_the_colour_conversions_match(clip):
+    # lossless in YUV: what is left is 4:2:0 chroma and rounding; a BT.601/BT.709 matrix mismatch would cost far more
+    assert psnr(h264_roundtrip(clip, crf=0), clip) > 40
+
+
+def test_deterministic_bytes_and_frames(clip):
+    assert encode_h264(clip, crf=30) == encode_h264(clip, crf=30)
+    assert np.array_equal(h264_roundtrip(clip, crf=30, scale=0.6), h264_roundtrip(clip, crf=30, scale=0.6))
+    assert encode_h264(clip, crf=30) != encode_h264(clip, crf=31)
+
+
+@pytest.mark.parametrize("shape", [(95, 127), (96, 127), (95, 128), (33, 41)])
+def test_odd_sizes_are_padded_and_cropped_back(clip, shape):
+    h, w = shape
+    x = np.ascontiguousarray(clip[:, :h, :w])
+    out = h264_roundtrip(x, crf=18)
+    assert out.shape == x.shape
+    assert psnr(out, x) > 30
+    # the last row and column are real content, not padding artefacts
+    assert psnr(out[:, -1], x[:, -1]) > 25 and psnr(out[:, :, -1], x[:, :, -1]) > 25
+
+
+def test_downscaling_keeps_geometry_and_loses_detail(clip):
+    full = h264_roundtrip(clip, crf=18)
+    half = h264_roundtrip(clip, crf=18, scale=0.5)
+    assert half.shape == clip.shape
+    assert psnr(half, clip) < psnr(full, clip) - 3
+    # geometry kept: the panning texture is where it was (the best shift is zero)
+    errs = {dx: np.abs(half[:, :, 8 + dx:-8 + dx or None].astype(int) - clip[:, :, 8:-8]).mean()
+            for dx in (-2, -1, 0, 1, 2)}
+    assert min(errs, key=errs.get) == 0
+    with pytest.raises(ValueError):
+        h264_roundtrip(clip, crf=18, scale=0)
+
+
+def test_bad_input_is_refused(clip):
+    with pytest.raises(ValueError):
+        h264_roundtrip(clip.astype(np.float32), crf=23)
+    with pytest.raises(ValueError):
+        h264_roundtrip(clip[..., 0], crf=23)
+    with pytest.raises(ValueError):
+        encode_h264(clip[:, :95], crf=23)  # the raw encoder needs even sizes; the round trip pads
+
+
+def test_write_and_read_a_file(tmp_path, clip):
+    p = tmp_path / "x.mp4"
+    write_video_frames(str(p), clip, fps=15.0, crf=18)
+    frames, fps = read_video_frames(str(p))
+    assert frames.shape == clip.shape and fps == pytest.approx(15.0)
+    assert psnr(frames, clip) > 33
+    # OpenCV (the product's decoder) reads it too, at the same size and count
+    cap = cv2.VideoCapture(str(p))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    assert n == len(clip) and int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)) == clip.shape[2]
+    odd = tmp_path / "odd.mkv"
+    write_video_frames(str(odd), np.ascontiguousarray(clip[:4, :95, :127]), fps=25.0)
+    back, _ = read_video_frames(str(odd))
+    assert back.shape == (4, 96, 128, 3)  # padded by one replicated row and column
+    first, _ = decode_video(p.read_bytes(), max_frames=3)
+    assert len(first) == 3
+
+
+def test_resize_frames(clip):
+    small = resize_frames(clip, (64, 48))
+    assert small.shape == (len(clip), 48, 64, 3) and small.dtype == np.uint8
+    assert abs(small.astype(float).mean() - clip.astype(float).mean()) < 1.0
+
+
+def test_reads_odd_sized_and_non_420_streams(tmp_path, clip):
+    import av
+
+    x = np.ascontiguousarray(clip[:3, :95, :127])
+    for pix in ("yuv420p", "bgr0"):  # odd 4:2:0 cannot take the I420 shortcut; RGB streams never do
+        p = str(tmp_path / f"odd_{pix}.mkv")
+        with av.open(p, "w") as c:
+            s = c.add_stream("ffv1", rate=25)
+            s.width, s.height, s.pix_fmt = 127, 95, pix
+            for f in x:
+                for pk in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                    c.mux(pk)
+            for pk in s.encode():
+                c.mux(pk)
+        back, fps = read_video_frames(p)
+        assert back.shape == x.shape and fps == pytest.approx(25.0)
+        assert psnr(back, x) > 30 if pix == "yuv420p" else np.array_equal(back, x)
