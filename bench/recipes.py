@@ -47,6 +47,7 @@ from modeling.rows import track_rows  # noqa: E402
 from modeling.training import feature_matrix, grouped_folds, per_video, train_cv  # noqa: E402
 from pipeline.batch import extract_cached, parallel_map  # noqa: E402
 from pipeline.samples import carphone_path  # noqa: E402
+from synthesis.variants import is_synthetic_fake, synthetic_method  # noqa: E402
 
 DATA = os.path.normpath(os.path.join(ROOT, "..", "shared", "data"))
 CACHE = os.path.join(ROOT, ".cache", "recipes")
@@ -165,11 +166,11 @@ def table(records, results, recipe, *, variants_for=None) -> list[dict]:
             res = results.get((r.path, v))
             if res is None or res["status"] != "ok":
                 continue
-            synth = v.partition("+")[0] != "orig"
+            synth = is_synthetic_fake(v)
             tr = res["tracks"][0]
             parts = [tr["features"]] if recipe["rows"] == "video" else track_rows(tr["values"], recipe["rows"])
             meta = dict(_path=r.path, _variant=v, _label=1 if synth else r.label, _group=r.group,
-                        _method=v.partition("+")[0] if synth else (r.method or ("fake" if r.label else "real")),
+                        _method=synthetic_method(v) if synth else (r.method or ("fake" if r.label else "real")),
                         _dataset=r.dataset)
             rows += [dict(p, **meta, _segment=k) for k, p in enumerate(parts)]
     return rows

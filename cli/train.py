@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import glob
 import os
 import time
 from collections import Counter
@@ -17,6 +18,7 @@ from modeling.detector import DetectorModel, write_oof, write_training_table
 from modeling.rows import parse_rows
 from modeling.training import cv_report, feature_matrix, per_video, train_cv
 from pipeline.batch import default_workers, extract_table
+from synthesis.variants import needs_donor, parse_variant
 
 __all__ = ["main", "evaluate_external"]
 
@@ -34,6 +36,18 @@ def evaluate_external(model: DetectorModel, paths, *, calcs, frames, dense, devi
     overall = {k: v for k, v in rep.items() if not k.startswith("per_")}
     return {"data": [os.path.normpath(x) for x in paths], "overall": overall, "failures": dict(failures),
             "per_dataset": rep["per_dataset"], "per_method_vs_real": rep["per_method_vs_real"]}
+
+
+def _list(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _synthesis_source(fakes) -> str:
+    kinds = {"selfblend": "self-blended fakes (synthesis.selfblend)",
+             "swap": "blends of another REAL video's face from the donor bank (synthesis.donors)",
+             "generator": "faces re-rendered at low resolution and upsampled (synthesis.selfblend)"}
+    used = sorted({kinds[parse_variant(f).base] for f in fakes})
+    return "synthetic fakes made from the REAL videos above: " + "; ".join(used) + f" (variants {', '.join(fakes)})"
 
 
 def _fmt(m: dict) -> str:
@@ -65,10 +79,21 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     ap.add_argument("--synthesize", action="store_true",
-                    help="add a self-blended fake of every REAL video; unlabelled folders count as REAL")
+                    help="add a self-blended fake of every REAL video (= --fakes selfblend); unlabelled folders "
+                         "count as REAL")
+    ap.add_argument("--fakes", default="", metavar="LIST",
+                    help="synthetic fakes made from every REAL video, comma-separated variant bases "
+                         "(synthesis.variants): selfblend, selfblend#2, selfblend:lower, selfblend:eyes, swap, "
+                         "generator, generator:lower...; unlabelled folders count as REAL")
+    ap.add_argument("--donors", default=None, metavar="BANK",
+                    help="donor bank for swap fakes: a folder of .npz entries (python -m synthesis donors)")
     ap.add_argument("--reencode", action="store_true",
-                    help="add a degraded copy of every sample (both classes): half resampled down-up, then JPEG "
-                         "q35-90, so neither compression nor resolution is a label cue")
+                    help="add a degraded copy of every sample (= --augment reencode): half resampled down-up, "
+                         "then JPEG q35-90, so neither compression nor resolution is a label cue")
+    ap.add_argument("--augment", default="", metavar="LIST",
+                    help="degraded copies of every sample (both classes, the same draw for a video's real and fake "
+                         "copies), comma-separated: reencode, h264 (CRF 18-40 through libx264), perturb:KIND, "
+                         "perturb:random (one perturbation drawn per video; python -m synthesis perturb --help)")
     ap.add_argument("--rows", default="video",
                     help="training rows: video (one per face track) or segment:K (one per K consecutive sampled "
                          "frames; a track is scored by the mean of its segments); frame = segment:1")
@@ -86,13 +111,20 @@ def main(argv=None) -> int:
     device = resolve_device(args.device)
     calcs = select(args.features)
     parse_rows(args.rows)
+    fakes = _list(args.fakes) + (["selfblend"] if args.synthesize and "selfblend" not in args.fakes else [])
+    augment = _list(args.augment) + (["reencode"] if args.reencode and "reencode" not in args.augment else [])
+    for v in fakes + [f"orig+{a}" for a in augment]:
+        parse_variant(v)  # a typo fails here, not after an hour of extraction
+    donors = sorted(glob.glob(os.path.join(args.donors, "*.npz"))) if args.donors else []
+    if any(needs_donor(v) for v in fakes) and not donors:
+        raise SystemExit("swap fakes need --donors BANK (python -m synthesis donors REAL_DATA -o BANK)")
     records: list[Record] = []
     for d in args.data:
         recs = read_labels(d)
         unl = [r for r in recs if r.label is None]
-        if unl and not args.synthesize:
+        if unl and not fakes:
             raise SystemExit(f"{d}: {len(unl)} videos have no label (use a labelled layout, or --synthesize "
-                             "to treat an unlabelled folder as REAL footage)")
+                             "or --fakes, to treat an unlabelled folder as REAL footage)")
         for r in unl:
             r.label = 0
         records += recs
@@ -104,7 +136,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     rows, failures = extract_table(records, calculators=calcs, frames=args.frames, dense=args.dense, device=device,
                                    seed=args.seed, cache_dir=args.cache or None, workers=workers,
-                                   synthesize=args.synthesize, reencode=args.reencode, rows=args.rows)
+                                   fakes=fakes, augment=augment, donors=donors, rows=args.rows)
     t_extract = time.perf_counter() - t0
     labels = np.array([r["_label"] for r in rows])
     if len(set(labels)) < 2:
@@ -124,11 +156,10 @@ def main(argv=None) -> int:
         calculators=[c.key for c in calcs], frames=args.frames, dense=args.dense, calibration=(a, b), cv=cv,
         training={"n_rows": int(len(rows)), "n_videos": len(records), "n_fake_rows": int(labels.sum()),
                   "n_scored_variants": len(videos),
-                  "synthesize": args.synthesize, "reencode": args.reencode, "seed": args.seed,
+                  "fakes": fakes, "augment": augment, "donor_bank": len(donors), "seed": args.seed,
                   "failures": dict(failures), "extract_seconds": round(t_extract, 1),
                   "variants": dict(Counter(v["_variant"] for v in videos))},
-        sources=data_sources(records, synthesized="self-blended fakes synthesised from the REAL videos above "
-                                                  "(synthesis.selfblend)" if args.synthesize else None),
+        sources=data_sources(records, synthesized=_synthesis_source(fakes) if fakes else None),
         params=dict(params, num_boost_round=booster.current_iteration()), rows=args.rows, X=X, y=labels,
         notes=args.notes)
     model = DetectorModel(booster, card)

@@ -12,7 +12,7 @@ import numpy as np
 
 from features.track import CROP_MARGIN, CROP_SIZE
 from modeling.rows import track_rows
-from synthesis.variants import is_synthetic_fake
+from synthesis.variants import is_synthetic_fake, needs_donor, synthetic_method, variant_cache_key
 
 from .cache import FeatureCache, file_hash
 from .extract import VideoResult, extract_video
@@ -50,7 +50,18 @@ def result_to_json(r: VideoResult) -> dict:
             "info": r.info, "timings": r.timings, "variant": r.variant}
 
 
-def extract_cached(path: str, *, calculators, n_frames, dense, device, variants, seed, cache_dir) -> list[dict]:
+def _bank_digest(donors) -> str:
+    """What identifies a donor bank in cache keys: its files' names and sizes."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for p in sorted(donors):
+        h.update(f"{os.path.basename(p)}:{os.path.getsize(p)};".encode())
+    return h.hexdigest()[:12]
+
+
+def extract_cached(path: str, *, calculators, n_frames, dense, device, variants, seed, cache_dir,
+                   donors: tuple = (), identity: str = "") -> list[dict]:
     """:func:`extract_video` for one video with the JSON cache in front; one dict per variant."""
     cache = FeatureCache(cache_dir)
     try:
@@ -61,20 +72,25 @@ def extract_cached(path: str, *, calculators, n_frames, dense, device, variants,
               "calculators": sorted(f"{c.key}@{c.version}" for c in calculators),
               # anything upstream of the calculators that changes their input invalidates the entry too
               "detector": FaceDetector.settings(), "crop": [CROP_SIZE, CROP_MARGIN]}
+
+    def key(v):
+        vk = variant_cache_key(v) if not needs_donor(v) else f"{v}|bank={_bank_digest(donors)}|id={identity}"
+        return FeatureCache.key(h, dict(config, variant=vk))
+
     out, todo = {}, []
     for v in variants:
-        hit = cache.get(FeatureCache.key(h, dict(config, variant=v))) if h else None
+        hit = cache.get(key(v)) if h else None
         if hit is not None:
             out[v] = hit
         else:
             todo.append(v)
     if todo:
         for r in extract_video(path, calculators=calculators, n_frames=n_frames, dense=dense, device=device,
-                               variants=tuple(todo), seed=seed):
+                               variants=tuple(todo), seed=seed, donors=tuple(donors), identity=identity):
             d = result_to_json(r)
             out[r.variant] = d
             if h and r.status in ("ok", "no_face"):
-                cache.put(FeatureCache.key(h, dict(config, variant=r.variant)), d)
+                cache.put(key(r.variant), d)
     return [dict(out[v], path=path) for v in variants]
 
 
@@ -83,27 +99,29 @@ def _extract_item(item):
     return extract_cached(path, **kw)
 
 
-def training_variants(label: int, *, synthesize: bool, reencode: bool) -> list[str]:
-    """The variants ``train.py`` extracts for a video of ``label``."""
-    variants = ["orig", "selfblend"] if (label == 0 and synthesize) else ["orig"]
-    if reencode:
-        variants += [v + "+reencode" for v in variants]
-    return variants
+def training_variants(label: int, *, fakes=(), augment=()) -> list[str]:
+    """The variants extracted for a training video of ``label``: the video itself, the synthetic fakes
+    ``fakes`` made from it when it is REAL (``selfblend``, ``swap``, ``generator:lower``...), and a degraded
+    copy of each of those per augmentation in ``augment`` (``reencode``, ``h264``, ``perturb:random``...)."""
+    variants = ["orig"] + (list(fakes) if label == 0 else [])
+    return variants + [f"{v}+{a}" for a in augment for v in variants]
 
 
 def extract_table(records, *, calculators, frames, dense, device, seed, cache_dir, workers,
-                  synthesize: bool = False, reencode: bool = False, rows: str = "video", log=print):
+                  fakes=(), augment=(), donors=(), rows: str = "video", log=print):
     """Feature rows (primary face track) for every record and training variant, plus per-status failure counts.
 
     Each row is ``{column: value}`` plus bookkeeping keys ``_path, _variant, _label, _group, _method,
-    _dataset, _segment``; synthetic fakes carry label 1 and their variant as method. ``rows`` is
+    _dataset, _segment``; synthetic fakes (:func:`training_variants`) carry label 1 and their kind as
+    method; ``swap`` fakes take donor faces from the bank files ``donors``. ``rows`` is
     ``video`` (one row per variant) or ``segment:K`` (:mod:`modeling.rows`). Rows come back sorted by
     path, variant and segment, so training is reproducible whatever order the workers finish in.
     """
     out, failures = [], Counter()
     items = [(r.path, {"calculators": calculators, "n_frames": frames, "dense": dense, "device": device,
-                       "variants": tuple(training_variants(r.label, synthesize=synthesize, reencode=reencode)),
-                       "seed": seed, "cache_dir": cache_dir}) for r in records]
+                       "variants": tuple(training_variants(r.label, fakes=fakes, augment=augment)),
+                       "seed": seed, "cache_dir": cache_dir, "donors": tuple(donors), "identity": r.group})
+             for r in records]
     by_path = {r.path: r for r in records}
     done = 0
     for results in parallel_map(_extract_item, items, workers):
@@ -117,7 +135,7 @@ def extract_table(records, *, calculators, frames, dense, device, seed, cache_di
             synth = is_synthetic_fake(res["variant"])
             track = res["tracks"][0]
             meta = dict(_path=rec.path, _variant=res["variant"], _label=1 if synth else rec.label, _group=rec.group,
-                        _method=res["variant"].partition("+")[0] if synth else
+                        _method=synthetic_method(res["variant"]) if synth else
                         (rec.method or ("fake" if rec.label else "real")),
                         _dataset=rec.dataset)
             parts = [track["features"]] if rows == "video" else track_rows(track["values"], rows)

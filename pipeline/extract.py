@@ -29,7 +29,7 @@ from features.registry import Calculator
 from features.track import DenseWindow, FaceTrack, build_track
 from forensics.backend import array_module, to_device
 
-from synthesis.variants import variant_frames, video_seed
+from synthesis.variants import needs_donor, variant_frames, video_seed
 
 from .faces import FaceDetector, box_iou, link_tracks
 from .video import DecodedVideo, VideoError, read_video
@@ -105,6 +105,17 @@ def _dense_window(video: DecodedVideo, track_knots: tuple[np.ndarray, np.ndarray
                        start_index=video.dense_start, scale=s)
 
 
+def _donor(track, donors, identity: str, seed: int):
+    """The donor entry for this video's swap variants (None when the bank has no other identity)."""
+    from synthesis.donors import choose_donor, load_donor
+
+    if not donors:
+        return None
+    i = choose_donor(np.stack([d.landmarks for _, d in track]), [load_donor(p, with_crops=False) for p in donors],
+                     identity=identity, rng=np.random.default_rng(seed))
+    return load_donor(donors[i]) if i >= 0 else None
+
+
 def extract_video(
     path: str,
     *,
@@ -115,10 +126,14 @@ def extract_video(
     variants: tuple[str, ...] = ("orig",),
     seed: int = 0,
     keep_tracks: bool = False,
+    donors: tuple[str, ...] = (),
+    identity: str = "",
 ) -> list[VideoResult]:
     """Features of every face track of ``path``, one :class:`VideoResult` per variant.
 
-    ``dense`` frames are decoded only when a selected calculator needs them.
+    ``dense`` frames are decoded only when a selected calculator needs them. Training variants
+    (:mod:`synthesis.variants`) are made from the same decode; ``swap`` variants blend in a donor face
+    from the bank files ``donors`` (:mod:`synthesis.donors`), never one of this video's ``identity`` group.
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -156,6 +171,7 @@ def extract_video(
     windows = [_dense_window(video, k, dense_dets) for k in knots]
     results = []
     vseed = video_seed(path, seed)
+    donor = _donor(tracks[0], donors, identity, vseed) if any(needs_donor(v) for v in variants) else None
     for variant in variants:
         timings_v = dict(timings)
         try:
@@ -164,7 +180,7 @@ def extract_video(
             frames, dense_frames = variant_frames(
                 video.frames, video.dense_frames, variant, positions=np.array([p for p, _ in primary]),
                 boxes=np.stack([d.box for _, d in primary]), landmarks=np.stack([d.landmarks for _, d in primary]),
-                dense_boxes=windows[0].boxes if windows[0] else None, seed=vseed)
+                dense_boxes=windows[0].boxes if windows[0] else None, seed=vseed, donor=donor, fps=video.fps)
             if variant != "orig":
                 timings_v["variant"] = time.perf_counter() - t0
             dense_dev = None if dense_frames is None else to_device(dense_frames, device)  # once per variant

@@ -20,7 +20,8 @@ A variant name is ``BASE[#N][:REGION]`` followed by any number of
                                 (unchanged: the shipped model was trained with it)
 ``+h264``                       a real H.264 round trip (libx264, CRF 18-40, half the time
                                 downscaled by 0.4-0.9 first)
-``+perturb:KIND``               a perturbation of :mod:`synthesis.perturb` that keeps geometry
+``+perturb:KIND``               a perturbation of :mod:`synthesis.perturb` that keeps geometry;
+                                ``+perturb:random`` draws one per video (the same for its copies)
 ==============================  ==============================================================
 
 Every variant of a video is made from the same decode, so a synthetic fake is
@@ -51,6 +52,7 @@ __all__ = [
     "reencode_frames",
     "draw_augmentation",
     "video_seed",
+    "stable_seed",
     "is_synthetic_fake",
     "synthetic_method",
     "needs_donor",
@@ -122,7 +124,7 @@ def parse_variant(variant: str) -> VariantSpec:
         name, arg, n = am.group("name"), am.group("arg"), int(am.group("n") or 1)
         if (name == "perturb") != (arg is not None):
             raise ValueError(f"{variant!r}: {'perturb needs :KIND' if name == 'perturb' else name + ' takes no :arg'}")
-        if name == "perturb":
+        if name == "perturb" and arg != "random":
             if arg not in PERTURBATIONS:
                 raise ValueError(f"{variant!r}: unknown perturbation {arg!r}; combine with +perturb:a+perturb:b")
             if not PERTURBATIONS[arg].keeps_geometry:
@@ -172,9 +174,14 @@ def variant_cache_key(variant: str, donor=None) -> str:
     return key
 
 
+def stable_seed(text: str, seed: int) -> int:
+    """A seed from a string and a run's seed, the same on every machine and Python (CRC-32, not hash())."""
+    return (zlib.crc32(str(text).replace("\\", "/").encode()) + 7919 * int(seed)) % (2**31)
+
+
 def video_seed(path: str, seed: int) -> int:
     """A per-video seed that depends on the file name and the run's seed only (reproducible)."""
-    return (zlib.crc32(str(path).replace("\\", "/").split("/")[-1].encode()) + 7919 * seed) % (2**31)
+    return stable_seed(str(path).replace("\\", "/").split("/")[-1], seed)
 
 
 def _sub_seed(seed: int, *keys) -> np.random.SeedSequence:
@@ -223,6 +230,11 @@ def draw_augmentation(aug: str, seed: int) -> dict:
         crf = int(rng.integers(18, 41))
         scale = float(rng.uniform(0.4, 0.9)) if rng.random() < 0.5 else 1.0
         return {"crf": crf, "scale": scale}
+    if arg == "random":  # one geometry-keeping perturbation drawn per video (training augmentation)
+        from .perturb import PERTURBATIONS
+
+        kinds = sorted(k for k, v in PERTURBATIONS.items() if v.keeps_geometry)
+        arg = kinds[int(np.random.default_rng(_sub_seed(seed, "perturb-random", n)).integers(len(kinds)))]
     return {"kind": arg, "seed": int(_sub_seed(seed, "perturb", n).generate_state(1)[0])}
 
 

@@ -239,7 +239,7 @@ def test_swap_needs_a_donor():
 def test_donor_bank_cli_on_the_carphone_clip(tmp_path, carphone_path):
     import shutil
 
-    from synthesis.__main__ import main
+    from cli.synthesis import main
 
     src = tmp_path / "real"
     src.mkdir()

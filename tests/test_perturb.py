@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("av")
 
-from synthesis.__main__ import main as synthesis_main  # noqa: E402
+from cli.synthesis import main as synthesis_main  # noqa: E402
 from synthesis.codec import read_video_frames, write_video_frames  # noqa: E402
 from synthesis.perturb import (  # noqa: E402
     PAIRS,

@@ -183,3 +183,12 @@ def test_cache_keys_keep_the_old_names_and_tell_donors_apart(donor):
     assert variant_cache_key("swap", donor) == variant_cache_key("swap", donor)
     with pytest.raises(ValueError):
         variant_cache_key("swap")
+
+
+def test_random_perturbation_is_drawn_per_video_and_shared_by_its_copies():
+    from synthesis.perturb import PERTURBATIONS
+    from synthesis.variants import draw_augmentation
+
+    kinds = {draw_augmentation("perturb:random", s)["kind"] for s in range(60)}
+    assert len(kinds) >= 5 and all(PERTURBATIONS[k].keeps_geometry for k in kinds)
+    assert draw_augmentation("perturb:random", 7) == draw_augmentation("perturb:random", 7)
