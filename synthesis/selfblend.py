@@ -69,6 +69,8 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
+from forensics.geometry import ellipse_params
+
 __all__ = [
     "SelfBlend",
     "SelfBlendFrames",
@@ -325,9 +327,8 @@ def blend_contour(box, landmarks=None, *, params: dict, rng: np.random.Generator
                   n: int = N_CONTOUR) -> np.ndarray:
     """Contour of the blending mask, (n, 2) ``(x, y)`` frame pixels.
 
-    The base shape is the face-box ellipse (semi-axes 0.5 x box width and 0.6 x
-    box height, centred 5 % of the height below the box centre, as the track's
-    face mask) or the hull of landmark-derived face points; its radius about the
+    The base shape is the face-box ellipse (:func:`forensics.geometry.ellipse_params`, as the
+    track's face mask) or the hull of landmark-derived face points; its radius about the
     centre is scaled by ``params["scale"]`` and modulated by
     ``1 + sum_k a_k cos(k theta + phi_k)`` (``params["harmonics"]``). With ``rng``
     the harmonics, scale and centre are jittered by ``params["jitter"]``.
@@ -355,8 +356,9 @@ def blend_contour(box, landmarks=None, *, params: dict, rng: np.random.Generator
         centre = pts.mean(axis=0)
         radius = _radial_profile(pts, centre, n)
     else:
-        centre = np.array([(x0 + x1) / 2, (y0 + y1) / 2 + 0.05 * h])
-        a, b = w / 2, 0.6 * h
+        cx, cy, ax, ay = ellipse_params(box)
+        centre = np.array([cx[0], cy[0]])
+        a, b = ax[0], ay[0]
         radius = a * b / np.sqrt((b * np.cos(theta)) ** 2 + (a * np.sin(theta)) ** 2)
     harm = np.asarray(params.get("harmonics", np.zeros((0, 2))), np.float64).reshape(-1, 2)
     amp, phase = harm[:, 0].copy(), harm[:, 1]
