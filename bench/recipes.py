@@ -24,7 +24,7 @@ between a few named recipes, and the table says so.
 from __future__ import annotations
 
 import argparse
-import csv
+import glob
 import json
 import os
 import re
@@ -83,6 +83,7 @@ def pool_records() -> list[Record]:
     for sub in ("real", "generated"):
         for r in read_labels(os.path.join(DATA, sub)):
             repo = r.path.split(os.sep + sub + os.sep, 1)[1].split(os.sep)[0]
+            r.identity = r.group  # the donor bank's identity of this clip
             r.group = f"{sub}:{repo}" if sub == "real" else f"{sub}:{repo}:{_take(r.path)}"
             r.dataset = sub
             r.method = r.method if sub == "generated" else "real"
@@ -113,14 +114,17 @@ def same_format_reals(records) -> list[Record]:
 
 # ----------------------------------------------------------------------------- recipes
 #: each recipe: variants per REAL training video, whether generated/ joins, row kind, feature families
+_TODAY = ["orig", "selfblend", "orig+reencode", "selfblend+reencode"]
+_SYNTH = ["selfblend", "selfblend#2", "selfblend:lower", "swap", "generator"]
+_CODEC = ["orig"] + _SYNTH + [f"{v}+h264" for v in ["orig"] + _SYNTH]
 RECIPES = {
-    "today": dict(real=["orig", "selfblend", "orig+reencode", "selfblend+reencode"], generated=False,
-                  rows="video"),
-    "+generated": dict(real=["orig", "selfblend", "orig+reencode", "selfblend+reencode"], generated=True,
-                       rows="video"),
-    "+generated, segment rows": dict(real=["orig", "selfblend", "orig+reencode", "selfblend+reencode"],
-                                     generated=True, rows="segment:4"),
+    "today": dict(real=_TODAY, fake=["orig", "orig+reencode"], generated=False, rows="video"),
+    "+generated": dict(real=_TODAY, fake=["orig", "orig+reencode"], generated=True, rows="video"),
+    "+codec synthesis": dict(real=_CODEC, fake=["orig", "orig+h264"], generated=True, rows="video"),
+    "+codec synthesis +segment rows": dict(real=_CODEC, fake=["orig", "orig+h264"], generated=True,
+                                           rows="segment:8"),
 }
+DONORS = os.path.join(ROOT, ".cache", "donors")
 
 
 def recipe_variants(recipe: dict, label: int) -> list[str]:
@@ -139,16 +143,18 @@ def needed_variants(recipes) -> dict:
 
 
 def _extract(item):
-    path, variants = item
+    path, variants, identity = item
+    donors = tuple(sorted(glob.glob(os.path.join(DONORS, "*.npz"))))
     return extract_cached(path, calculators=calculators(), n_frames=FRAMES, dense=DENSE, device="cpu",
-                          variants=tuple(variants), seed=SEED, cache_dir=CACHE)
+                          variants=tuple(variants), seed=SEED, cache_dir=CACHE, donors=donors, identity=identity)
 
 
 def extract_all(recipes, workers: int) -> dict:
     """``{(path, variant): result dict}`` for every video and variant the recipes need (cached)."""
     need = needed_variants(recipes)
-    items = [(r.path, need[r.label]) for r in pool_records()]
-    items += [(r.path, ["orig"]) for r in eval_records()] + [(carphone_path(), ["orig"])]
+    # donor identities as the bank has them (python -m synthesis donors ../shared/data/real -o .cache/donors)
+    items = [(r.path, need[r.label], r.identity) for r in pool_records()]
+    items += [(r.path, ["orig"], "") for r in eval_records()] + [(carphone_path(), ["orig"], "")]
     out, t0 = {}, time.time()
     for i, results in enumerate(parallel_map(_extract, items, workers), 1):
         for res in results:

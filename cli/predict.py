@@ -11,7 +11,7 @@ import numpy as np
 
 from modeling.detector import DetectorModel
 from pipeline.batch import default_workers, parallel_map
-from pipeline.extract import extract_video
+from pipeline.extract import SCORED, extract_video
 from reporting.outputs import UNSCORED, FeatureWriter, PredictionWriter
 
 from .common import calculators_by_key, collect_inputs
@@ -46,7 +46,7 @@ def predict_one(path: str, cfg: dict) -> tuple[dict, dict | None]:
                                 device=cfg["device"], keep_tracks=bool(explain))
         r = results[0]
         row.update(status=r.status, message=r.message, n_frames=r.n_frames, n_faces=r.n_faces, n_tracks=len(r.tracks))
-        if r.status == "ok":
+        if r.status in SCORED:
             scores = [model.score_track(t.values, t.features) for t in r.tracks]
             best = int(np.argmax([sc.prob for sc in scores]))  # two people: the most suspicious face decides
             sc = scores[best]

@@ -15,7 +15,7 @@ from modeling.rows import track_rows
 from synthesis.variants import is_synthetic_fake, needs_donor, synthetic_method, variant_cache_key
 
 from .cache import FeatureCache, file_hash
-from .extract import VideoResult, extract_video
+from .extract import SCORED, VideoResult, extract_video
 from .faces import FaceDetector
 
 __all__ = ["PIPELINE_VERSION", "parallel_map", "default_workers", "result_to_json", "extract_cached",
@@ -89,7 +89,7 @@ def extract_cached(path: str, *, calculators, n_frames, dense, device, variants,
                                variants=tuple(todo), seed=seed, donors=tuple(donors), identity=identity):
             d = result_to_json(r)
             out[r.variant] = d
-            if h and r.status in ("ok", "no_face"):
+            if h and r.status in SCORED + ("no_face",):
                 cache.put(key(r.variant), d)
     return [dict(out[v], path=path) for v in variants]
 
@@ -128,7 +128,7 @@ def extract_table(records, *, calculators, frames, dense, device, seed, cache_di
         done += 1
         for res in results:
             rec = by_path[res["path"]]
-            if res["status"] != "ok":
+            if res["status"] not in SCORED:
                 failures[res["status"]] += 1
                 log(f"  [{done}/{len(items)}] {res['status']}: {rec.path}: {res['message']}")
                 continue

@@ -14,6 +14,7 @@ Statuses
 ``unreadable``    not a video, or no decoder for it
 ``no_frames``     opens but no frame decodes (corrupt or truncated)
 ``no_face``       frames decode but no face track was found
+``partial``       scored, but some calculators failed on the scored face (message names their families)
 ``feature_error`` every calculator failed (message says why)
 ``error``         anything unexpected (message holds the exception)
 """
@@ -34,9 +35,16 @@ from synthesis.variants import needs_donor, variant_frames, video_seed
 from .faces import FaceDetector, box_iou, link_tracks
 from .video import DecodedVideo, VideoError, read_video
 
-__all__ = ["VideoResult", "TrackResult", "extract_video", "STATUSES"]
+__all__ = ["VideoResult", "TrackResult", "extract_video", "STATUSES", "SCORED", "CalculatorFailure"]
 
-STATUSES = ("ok", "not_found", "empty_file", "unreadable", "no_frames", "no_face", "feature_error", "error")
+STATUSES = ("ok", "partial", "not_found", "empty_file", "unreadable", "no_frames", "no_face", "feature_error",
+            "error")
+#: statuses whose rows carry a score
+SCORED = ("ok", "partial")
+
+
+class CalculatorFailure(RuntimeError):
+    """A calculator failed and the caller asked for ``strict`` extraction."""
 #: stride (frames) of the extra detections inside the dense window
 DENSE_DETECT_STRIDE = 16
 
@@ -128,12 +136,15 @@ def extract_video(
     keep_tracks: bool = False,
     donors: tuple[str, ...] = (),
     identity: str = "",
+    strict: bool = False,
 ) -> list[VideoResult]:
     """Features of every face track of ``path``, one :class:`VideoResult` per variant.
 
     ``dense`` frames are decoded only when a selected calculator needs them. Training variants
     (:mod:`synthesis.variants`) are made from the same decode; ``swap`` variants blend in a donor face
     from the bank files ``donors`` (:mod:`synthesis.donors`), never one of this video's ``identity`` group.
+    With ``strict``, the first calculator failure raises :class:`CalculatorFailure` instead of costing only
+    its own features (status ``partial``).
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -196,16 +207,26 @@ def extract_video(
                                  video_info=video.info)
                 timings_v["crops"] = timings_v.get("crops", 0.0) + time.perf_counter() - t0
                 values, errors = compute_values(ft, calculators, timings=timings_v)
+                if strict and errors:
+                    key, err = next(iter(errors.items()))
+                    raise CalculatorFailure(f"{key} failed on {path} ({variant}): {err}")
                 out_tracks.append(TrackResult(video_row(values), len(tr), errors, ft if keep_tracks else None,
                                               values))
                 errors_all.update(errors)
             status, msg = "ok", base_msg
-            if len(out_tracks[0].errors) == len(calculators):  # nothing at all computed for the main face
+            failed = out_tracks[0].errors
+            if len(failed) == len(calculators):  # nothing at all computed for the main face
                 status = "feature_error"
+            elif failed:
+                status = "partial"
+                fams = sorted({k.split(".")[0] for k in failed})
+                msg = "; ".join(filter(None, [f"failed families: {', '.join(fams)}", msg]))
             if errors_all:
                 msg = "; ".join(filter(None, [msg] + [f"{k}: {v}" for k, v in sorted(errors_all.items())]))
             results.append(VideoResult(path, variant, status, msg, len(video.frames), n_faces, out_tracks,
                                        video.info, timings_v))
+        except CalculatorFailure:
+            raise
         except Exception as e:  # noqa: BLE001
             results.append(VideoResult(path, variant, "error", f"{variant}: {type(e).__name__}: {e}",
                                        len(video.frames), n_faces, info=video.info, timings=timings))
