@@ -54,6 +54,7 @@ FAMILY_MODULES = (
     "features.temporal",
     "features.blending",
     "features.prnu",
+    "features.quality",
 )
 
 
