@@ -41,7 +41,8 @@ from .html import cell, fig_to_data_uri, html_page, html_table, img, note, pyplo
 __all__ = ["SECTIONS", "sum_by_family", "contribution_summary", "build_report"]
 
 #: section ids of the report, in page order (tests check every one is present)
-SECTIONS = ("summary", "cv", "importance", "contributions", "roc", "calibration", "scores", "errors", "provenance")
+SECTIONS = ("summary", "cv", "importance", "contributions", "roc", "calibration", "scores", "errors", "robustness",
+            "provenance")
 TOP_FEATURES = 25
 
 # ----------------------------------------------------------------------------- numbers
@@ -539,6 +540,16 @@ def _errors_section(arrs, n: int = 10) -> str:
     return section("errors", "Most confident mistakes", body)
 
 
+def _robustness_section(model_dir) -> str:
+    from .robustness import read_robustness, robustness_section_body
+
+    rob = read_robustness(str(model_dir))
+    body = robustness_section_body(rob) if rob else note(
+        "Not measured for this model: <code>python bench/robustness.py --model MODEL_DIR --data LABELLED</code> "
+        "scores it under re-encoding, downscaling, frame-rate change, blur, noise, colour shifts, flips and overlays.")
+    return section("robustness", "Robustness to degradation", body)
+
+
 def _provenance_section(card) -> str:
     body = ""
     src = card.get("data_sources") or []
@@ -573,7 +584,8 @@ def build_report(model_dir, out_dir) -> Path:
     arrs = _oof_arrays(folder.oof)
     titles = {"summary": "Model summary", "cv": "Cross-validated performance", "importance": "Feature importance",
               "contributions": "Feature contributions", "roc": "ROC curve", "calibration": "Calibration",
-              "scores": "Score distributions", "errors": "Most confident mistakes", "provenance": "Provenance"}
+              "scores": "Score distributions", "errors": "Most confident mistakes",
+              "robustness": "Robustness to degradation", "provenance": "Provenance"}
     nav = "<nav>" + "".join(f'<a href="#{s}">{titles[s]}</a>' for s in SECTIONS) + "</nav>"
     parts = [
         "<h1>Deepfake detector: model report</h1>",
@@ -587,6 +599,7 @@ def build_report(model_dir, out_dir) -> Path:
         _calibration_section(arrs, card),
         _scores_section(arrs),
         _errors_section(arrs),
+        _robustness_section(model_dir),
         _provenance_section(card),
     ]
     path = out_dir / "report.html"

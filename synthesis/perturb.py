@@ -47,6 +47,7 @@ __all__ = [
     "overlay_text",
     "overlay_logo",
     "paste_patch",
+    "perturb_file",
 ]
 
 
@@ -351,3 +352,23 @@ def split_final_codec(kind: str) -> tuple[str | None, int | None]:
         return kind, None
     rest = "+".join(s.name for s in steps[:-1])
     return (rest or None), steps[-1].crf
+
+
+def perturb_file(src: str, dst: str, kind: str, *, seed: int, crf: float = 18, preset: str = "veryfast",
+                 max_frames: int | None = None) -> dict:
+    """Write a perturbed copy of the video ``src`` to ``dst`` (H.264): ``kind`` is applied to the decoded
+    frames, then the copy is encoded once, at the CRF of a final ``h264_crfN`` step or else at ``crf``.
+
+    Returns ``frames_in, frames_out, fps_in, fps_out, crf`` of the copy.
+    """
+    import os
+
+    from .codec import read_video_frames, write_video_frames
+
+    frames, fps = read_video_frames(src, max_frames=max_frames)
+    rest, final_crf = split_final_codec(kind)
+    out, out_fps = perturb_frames(frames, rest, seed=seed, fps=fps) if rest else (frames, fps)
+    os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
+    use_crf = crf if final_crf is None else final_crf
+    write_video_frames(dst, out, fps=out_fps, crf=use_crf, preset=preset)
+    return {"frames_in": len(frames), "frames_out": len(out), "fps_in": fps, "fps_out": out_fps, "crf": use_crf}

@@ -438,3 +438,23 @@ def test_explanation_shows_plain_language_descriptions_of_real_columns(tmp_path)
     assert entry["column"] == cols[0] and entry["description"] == describe_column(cols[0]) != ""
     text = (tmp_path / "d.mp4" / "explanation.html").read_text()
     assert describe_column(cols[0]) in text
+
+
+def test_robustness_section_from_a_planted_table(model_dir, tmp_path):
+    """robustness_table deltas are against the same videos' clean scores; the report shows table and plot."""
+    from reporting.robustness import ROBUSTNESS_FILE, robustness_table
+
+    rng = np.random.default_rng(0)
+    labels = {f"v{i}": i % 2 for i in range(40)}
+    clean = {k: float(np.clip(0.5 + 0.35 * (2 * y - 1) + rng.normal(0, 0.1), 0.01, 0.99)) for k, y in labels.items()}
+    flat = {k: 0.5 + 0.01 * rng.normal() for k in labels}  # a perturbation that erases the evidence
+    same = dict(clean)
+    rows = robustness_table(labels, clean, {"erases": flat, "harmless": same})
+    by = {r["kind"]: r for r in rows}
+    assert by["clean"]["auc"] > 0.95 and by["harmless"]["d_auc"] == 0.0
+    assert by["erases"]["d_auc"] < -0.3 and by["erases"]["d_log_loss"] > 0
+    d = tmp_path / "m"
+    shutil.copytree(model_dir, d)
+    (d / ROBUSTNESS_FILE).write_text(json.dumps({"rows": rows, "data": "planted"}))
+    text = Path(build_report(d, tmp_path / "out")).read_text()
+    assert '<section id="robustness">' in text and "erases" in text and "AUC change" in text

@@ -1,0 +1,84 @@
+"""How a model's scores hold up when the videos are degraded (the DFDC black-box conditions).
+
+:func:`robustness_table` compares a model's scores on a labelled set, clean and
+under each perturbation (:mod:`synthesis.perturb`): AUC with a bootstrap
+interval, log loss, and their change from clean. ``bench/robustness.py``
+computes it and writes ``robustness.json`` into the model folder; the model
+report shows it as a table and a plot.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+from modeling import metrics
+
+__all__ = ["ROBUSTNESS_FILE", "robustness_table", "read_robustness", "robustness_section_body"]
+
+ROBUSTNESS_FILE = "robustness.json"
+
+
+def _score(y, p) -> dict:
+    y, p = np.asarray(y, float), np.asarray(p, float)
+    ci = metrics.bootstrap_auc_ci(y, p, n_boot=1000, seed=0)
+    return {"auc": ci.auc, "auc_lo": ci.lo, "auc_hi": ci.hi, "log_loss": metrics.log_loss(y, np.clip(p, 0.01, 0.99)),
+            "n": int(y.size), "n_fake": int(y.sum())}
+
+
+def robustness_table(labels: dict, clean: dict, perturbed: dict[str, dict]) -> list[dict]:
+    """Rows ``kind, auc, auc_lo, auc_hi, log_loss, d_auc, d_log_loss, n`` (``clean`` first).
+
+    ``labels``: path -> 0/1; ``clean``: path -> P(fake); ``perturbed``: kind -> (path -> P(fake)). Each
+    kind is compared with clean on the videos scored in both, so a failed copy does not move the delta.
+    """
+    rows = []
+    keys = [k for k in labels if k in clean]
+    base = _score([labels[k] for k in keys], [clean[k] for k in keys])
+    rows.append(dict(kind="clean", **base, d_auc=0.0, d_log_loss=0.0))
+    for kind, probs in perturbed.items():
+        both = [k for k in keys if k in probs]
+        if not both:
+            continue
+        ref = _score([labels[k] for k in both], [clean[k] for k in both])
+        got = _score([labels[k] for k in both], [probs[k] for k in both])
+        rows.append(dict(kind=kind, **got, d_auc=got["auc"] - ref["auc"], d_log_loss=got["log_loss"] - ref["log_loss"]))
+    return rows
+
+
+def read_robustness(model_dir: str) -> dict | None:
+    """The ``robustness.json`` of a model folder, or None."""
+    path = os.path.join(str(model_dir), ROBUSTNESS_FILE)
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def robustness_section_body(rob: dict) -> str:
+    """The model report's robustness section: a plot of the AUC change per perturbation and the table."""
+    from .html import fig_to_data_uri, html_table, img, note, pyplot
+
+    rows = rob.get("rows") or []
+    if not rows:
+        return note("No perturbation results.")
+    plt = pyplot()
+    kinds = [r["kind"] for r in rows[1:]]
+    d = [r["d_auc"] for r in rows[1:]]
+    fig, ax = plt.subplots(figsize=(7, max(2.0, 0.28 * len(kinds) + 0.8)))
+    y = np.arange(len(kinds))[::-1]
+    ax.barh(y, d, color=["#c0392b" if v < -0.05 else "#4c6fa8" for v in d])
+    ax.axvline(0, color="#333", lw=0.8)
+    ax.axvline(-0.05, color="#c0392b", lw=0.8, ls=":")
+    ax.set_yticks(y)
+    ax.set_yticklabels(kinds, fontsize=8)
+    ax.set_xlabel("AUC change from clean (dotted: the 0.05 target)", fontsize=8)
+    body = img(fig_to_data_uri(fig), "AUC change per perturbation")
+    body += html_table([[r["kind"], r["auc"], f"[{r['auc_lo']:.2f}, {r['auc_hi']:.2f}]", r["d_auc"], r["log_loss"],
+                         r["d_log_loss"], r["n"]] for r in rows],
+                       ["perturbation", "AUC", "95 % CI", "AUC change", "log loss", "log-loss change", "videos"])
+    body += note(f"Scored by this model on {rob.get('data', '?')}: each video re-encoded with the perturbation "
+                 "(synthesis.perturb; H.264 at CRF 18 unless the perturbation sets its own), then predicted as a "
+                 f"user's upload would be. {rob.get('note', '')}")
+    return body
