@@ -81,12 +81,23 @@ def _celeb_ids(path: str) -> list[str]:
     return [f"celeb:{i}" for i in re.findall(r"(id\d+)", os.path.basename(path))]
 
 
+#: file-name endings that mark another resolution of the same take (``clip_SR.mp4`` is ``clip.mp4`` upscaled)
+_RESOLUTION_SUFFIX = re.compile(r"[_-](sr|hd|4k|256|512|1024|720p|1080p)$", re.IGNORECASE)
+
+
+def _take_id(path: str) -> str:
+    """The take a file is a resolution variant of: its folder and its name without a resolution suffix."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return "take:" + os.path.join(os.path.dirname(os.path.normpath(path)), _RESOLUTION_SUFFIX.sub("", stem))
+
+
 def assign_groups(records: list[Record]) -> list[Record]:
-    """Set every record's group by union-find over its path, its original, identity keys and given group."""
+    """Set every record's group by union-find over its path, its original, identity keys, its take (copies of
+    one clip at another resolution, ``x.mp4`` and ``x_SR.mp4``) and any given group."""
     g = _Groups()
     for r in records:
         keys = [os.path.normpath(r.path)] + ([os.path.normpath(r.original)] if r.original else [])
-        keys += _ffpp_ids(r.path) + _celeb_ids(r.path)
+        keys += _ffpp_ids(r.path) + _celeb_ids(r.path) + [_take_id(r.path)]
         if r.group:
             keys.append("user:" + r.group)
         g.union(*keys)

@@ -88,3 +88,14 @@ def test_shared_data_manifest_groups(shared_data):
     o = by["labelled/FFpp_c40/original_sequences/youtube/c40/videos/253.mp4"]
     assert f.group == o.group  # the swap's source identity stays with it
     assert all(r.licence for r in recs)
+
+
+def test_resolution_copies_of_one_take_share_a_group(tmp_path):
+    """A generator's 256-px output and its 512-px super-resolved copy must never sit in different folds."""
+    for name in ("a.mp4", "a_SR.mp4", "b.mp4", "b_512.mp4", "c.mp4"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "labels.csv").write_text("path,label\n" + "".join(f"{n},FAKE\n" for n in
+                                                                ("a.mp4", "a_SR.mp4", "b.mp4", "b_512.mp4", "c.mp4")))
+    g = {os.path.basename(r.path): r.group for r in read_labels(str(tmp_path / "labels.csv"))}
+    assert g["a.mp4"] == g["a_SR.mp4"] and g["b.mp4"] == g["b_512.mp4"]
+    assert len({g["a.mp4"], g["b.mp4"], g["c.mp4"]}) == 3
