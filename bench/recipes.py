@@ -42,7 +42,7 @@ from dataformats import Record, read_labels  # noqa: E402
 from features.registry import Calculator, all_calculators, family_of  # noqa: E402
 from forensics.blending import laplacian  # noqa: E402
 from modeling import metrics  # noqa: E402
-from modeling.calibration import apply_platt, fit_platt  # noqa: E402
+from modeling.calibration import apply_platt, balanced_weights, fit_platt  # noqa: E402
 from modeling.rows import track_rows  # noqa: E402
 from modeling.training import feature_matrix, grouped_folds, per_video, train_cv  # noqa: E402
 from pipeline.batch import extract_cached, parallel_map  # noqa: E402
@@ -196,7 +196,8 @@ def fit(rows, names, *, seed=SEED):
     vids = per_video(rows, oof, folds)
     raw = np.array([v["_raw"] for v in vids])
     ok = np.isfinite(raw)
-    a, b = fit_platt(raw[ok], np.array([v["_label"] for v in vids])[ok])
+    yv = np.array([v["_label"] for v in vids])
+    a, b = fit_platt(raw[ok], yv[ok], weights=balanced_weights(yv[ok], np.array([v["_group"] for v in vids])[ok]))
     for v in vids:
         v["_prob"] = float(apply_platt([v["_raw"]], a, b)[0]) if np.isfinite(v["_raw"]) else np.nan
     return booster, vids, a, b

@@ -128,3 +128,18 @@ def test_calibration_curve_matches_sklearn():
         np.testing.assert_allclose(rel.fraction_positive, frac)
         np.testing.assert_allclose(rel.mean_predicted, mean)
         assert rel.count.sum() == p.size
+
+
+def test_balanced_platt_does_not_take_the_class_mix_as_prior():
+    """Five synthetic fakes per real: unweighted Platt learns a fake prior, balanced weights do not."""
+    from modeling.calibration import apply_platt, balanced_weights, fit_platt
+
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(100), np.ones(500)]
+    raw = rng.normal(0, 1, y.size)  # scores that carry no evidence
+    a, b = fit_platt(raw, y)
+    assert apply_platt([0.0], a, b)[0] > 0.75  # the 5:1 mix became the prior
+    a, b = fit_platt(raw, y, weights=balanced_weights(y))
+    assert abs(apply_platt([0.0], a, b)[0] - 0.5) < 0.05
+    w = balanced_weights(y, groups=["s1"] * 90 + ["s2"] * 10 + ["f"] * 500)
+    assert w[:90].sum() == pytest.approx(w[90:100].sum()) and w[:100].sum() == pytest.approx(w[100:].sum())
