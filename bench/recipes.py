@@ -187,6 +187,11 @@ def columns(rows, families=None, exclude=("baseline",)) -> list[str]:
     return [c for c in names if family_of(c) not in exclude and (families is None or family_of(c) in families)]
 
 
+def _source(group: str) -> str:
+    """The repository of a pool group (``real:REPO`` or ``generated:REPO:TAKE``), for calibration weights."""
+    return ":".join(group.split(":")[:2])
+
+
 def fit(rows, names, *, seed=SEED):
     """Grouped CV + final model; returns (booster, per-video OOF entries, platt a, b)."""
     X, _ = feature_matrix(rows, names)
@@ -197,7 +202,7 @@ def fit(rows, names, *, seed=SEED):
     raw = np.array([v["_raw"] for v in vids])
     ok = np.isfinite(raw)
     yv = np.array([v["_label"] for v in vids])
-    a, b = fit_platt(raw[ok], yv[ok], weights=balanced_weights(yv[ok], np.array([v["_group"] for v in vids])[ok]))
+    a, b = fit_platt(raw[ok], yv[ok], weights=balanced_weights(yv[ok], np.array([_source(v["_group"]) for v in vids])[ok]))
     for v in vids:
         v["_prob"] = float(apply_platt([v["_raw"]], a, b)[0]) if np.isfinite(v["_raw"]) else np.nan
     return booster, vids, a, b
