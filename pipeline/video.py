@@ -259,8 +259,7 @@ def _why_unopenable(path: str, log: list[str]) -> VideoError:
         if "moov atom not found" in detail and head[4:8] == b"ftyp":
             return VideoError("unreadable", "the MP4 index (moov atom) is missing: the file was cut short or never "
                                             "finished writing")
-        return VideoError("unreadable", "not a video (FFmpeg recognises no container format in it)"
-                          + (f"; decoder: {detail}" if detail else ""))
+        return VideoError("unreadable", "not a video (FFmpeg recognises no container format in it)")
     if not has_video:
         if not kinds:
             return VideoError("no_video", "no video stream: the container holds no stream at all")
