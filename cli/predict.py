@@ -36,9 +36,14 @@ ORCHESTRATION_STATUSES = ("timeout", "out_of_memory", "crashed")
 RETRY_STATUSES = ("error", "timeout", "out_of_memory", "crashed")
 
 
-def _model(model_dir: str | None) -> DetectorModel:
+#: problem lines printed on stderr before the rest go to the CSV only (-v prints all)
+MAX_PROBLEM_LINES = 50
+
+
+def _model(model_dir: str | None) -> tuple[DetectorModel, list]:
     if model_dir not in _MODEL_CACHE:  # one load per worker process
-        _MODEL_CACHE[model_dir] = DetectorModel.load(model_dir)
+        model = DetectorModel.load(model_dir)
+        _MODEL_CACHE[model_dir] = (model, calculators_by_key(model.card["calculators"]))
     return _MODEL_CACHE[model_dir]
 
 
@@ -69,8 +74,7 @@ def predict_one(path: str, cfg: dict) -> tuple[dict, dict | None]:
     With ``cfg["strict"]`` a calculator failure gives a row with ``_strict`` set (the batch stops).
     """
     t0 = time.perf_counter()
-    model = _model(cfg["model"])
-    calcs = calculators_by_key(model.card["calculators"])
+    model, calcs = _model(cfg["model"])
     row = {"filename": _filename(path), "path": path, "label": UNSCORED, "status": "error", "message": "",
            "n_frames": 0, "n_faces": 0, "n_tracks": 0, "raw_score": "", "track": "", "top_fake_features": "",
            "content_hash": ""}
@@ -271,6 +275,7 @@ def main(argv=None) -> int:
     total = len(keep) + len(todo)
     progress = Progress(total, "scoring", initial=len(keep))
     stopped = None
+    problems = 0
     try:
         with open(out_path, "a" if (args.resume and exists) else "w", newline="", encoding="utf-8") as out:
             writer = PredictionWriter(out, header=not (args.resume and exists))
@@ -289,12 +294,15 @@ def main(argv=None) -> int:
                 if feat_writer and feats is not None:
                     feat_writer.write(row["path"], feats)
                 progress.update()
-                if args.verbose or row["status"] != "ok":
+                problems += row["status"] != "ok"
+                if args.verbose or row["status"] != "ok" and problems <= MAX_PROBLEM_LINES:
                     label = f"{float(row['label']):.3f}" if row["status"] in SCORED else ""
                     msg = f"  {row['status']:<13} {label:<6} {row['path']}"
                     if row["status"] != "ok" and row["message"]:
                         msg += f": {row['message'][:300]}"
                     progress.write(msg)
+                    if problems == MAX_PROBLEM_LINES and not args.verbose:
+                        progress.write(f"  (more problems are in {out_path} only; -v shows every video)")
                 if row.get("_strict"):
                     stopped = row["message"]
                     break

@@ -280,7 +280,7 @@ def supervised_map(func, items, workers: int, *, timeout: float | None = DEFAULT
                     yield Outcome(index, "timeout", message=f"still running after {now - start:.0f} s; stopped "
                                   "(raise --timeout for very long videos)", seconds=now - start)
                     continue
-                if max_memory_mb:
+                if max_memory_mb and now - start > poll:  # a task shorter than one poll is not measured
                     rss = _rss_mb(w.proc.pid)
                     if rss > max_memory_mb:
                         w.task = None
