@@ -229,6 +229,10 @@ def main(argv=None) -> int:
         raise UsageError("--frames must be at least 1 and --dense at least 0")
 
     model = DetectorModel.load(args.model)
+    lacking = [k for k in ("calculators", "frames") if k not in model.card]
+    if lacking:
+        raise UsageError(f"{args.model}: the model card lacks {', '.join(lacking)}, which scoring videos needs "
+                         "(a card written by train.py has them)")
     calculators_by_key(model.card["calculators"])  # a model this installation cannot run stops here, once
     if model.unverified:
         print("predict.py: warning: this model's card records no hash of model.txt (saved by an older version), "

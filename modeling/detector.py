@@ -32,7 +32,8 @@ import numpy as np
 
 from .calibration import CLIP, apply_platt
 
-__all__ = ["DetectorModel", "ModelError", "model_integrity", "TrackScore", "ModelFolder", "TrainingTable", "default_model_dir", "load_model_folder",
+__all__ = ["DetectorModel", "ModelError", "model_integrity", "TrackScore", "ModelFolder", "TrainingTable",
+           "default_model_dir", "load_model_folder",
            "read_oof", "read_training_table", "write_oof", "write_training_table",
            "MODEL_FILE", "CARD_FILE", "OOF_FILE", "TABLE_FILE", "OOF_COLUMNS", "TABLE_META_COLUMNS"]
 
@@ -43,8 +44,8 @@ OOF_COLUMNS = ["filename", "label", "group", "method", "dataset", "variant", "fo
 TABLE_META_COLUMNS = ["filename", "label", "group", "method", "dataset", "variant"]
 
 
-#: card fields a model folder cannot work without
-REQUIRED_CARD_FIELDS = ("features", "calculators", "frames", "calibration")
+#: card fields no use of a model folder can do without (scoring videos also needs ``calculators`` and ``frames``)
+REQUIRED_CARD_FIELDS = ("features", "calibration")
 
 
 class ModelError(ValueError):

@@ -77,6 +77,10 @@ def _pin(n: int) -> None:
 
 
 def _pinned_call(func, n, item):
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: no traceback from every worker
     _pin(n)
     return func(item)
 

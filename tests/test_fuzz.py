@@ -44,7 +44,8 @@ def mutation(draw):
         st.tuples(st.just("flip"), st.floats(0, 1), st.integers(1, 255)),
         st.tuples(st.just("cut"), st.floats(0, 1)),
         st.tuples(st.just("field"), st.sampled_from(BOXES), st.integers(0, 40),
-                  st.sampled_from([0, 1, 0xFF, 0x7FFFFFFF, 0xFFFFFFFF, 0x10000, 8192, 65535]) | st.integers(0, 2**32 - 1)),
+                  st.sampled_from([0, 1, 0xFF, 0x7FFFFFFF, 0xFFFFFFFF, 0x10000, 8192, 65535])
+                  | st.integers(0, 2**32 - 1)),
     ), min_size=1, max_size=6))
     base = draw(st.sampled_from(["h264", "mjpeg"]))
     return base, edits
