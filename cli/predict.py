@@ -228,13 +228,15 @@ def main(argv=None) -> int:
     if args.frames is not None and args.frames < 1 or args.dense is not None and args.dense < 0:
         raise UsageError("--frames must be at least 1 and --dense at least 0")
 
-    model = DetectorModel.load(args.model)
-    lacking = [k for k in ("calculators", "frames") if k not in model.card]
+    # the card and every integrity check, without LightGBM: the workers load the booster themselves
+    card, _, unverified = DetectorModel.read_checked(args.model)
+    lacking = [k for k in ("calculators", "frames") if k not in card]
     if lacking:
         raise UsageError(f"{args.model}: the model card lacks {', '.join(lacking)}, which scoring videos needs "
                          "(a card written by train.py has them)")
-    calculators_by_key(model.card["calculators"])  # a model this installation cannot run stops here, once
-    if model.unverified:
+    calculators_by_key(card["calculators"])  # a model this installation cannot run stops here, once
+    if unverified:
+        DetectorModel.load(args.model)  # no hash vouches for model.txt: parse it here, so a damaged one stops here
         print("predict.py: warning: this model's card records no hash of model.txt (saved by an older version), "
               "so its integrity cannot be checked; save it again with this version to add one", file=sys.stderr)
     videos = collect_inputs(args.paths)
@@ -242,8 +244,8 @@ def main(argv=None) -> int:
         raise UsageError("no videos found in " + ", ".join(args.paths) + " (extensions looked for: "
                          ".mp4 .avi .mov .mkv .webm .m4v .mpg .mpeg .wmv .flv)")
     device = resolve_device(args.device)
-    cfg = {"model": args.model, "frames": args.frames or model.card["frames"],
-           "dense": args.dense if args.dense is not None else model.card.get("dense", 64),
+    cfg = {"model": args.model, "frames": args.frames or card["frames"],
+           "dense": args.dense if args.dense is not None else card.get("dense", 64),
            "device": device, "explain": args.explain, "strict": args.strict}
     if args.explain:
         os.makedirs(args.explain, exist_ok=True)
@@ -259,7 +261,7 @@ def main(argv=None) -> int:
     os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
     if args.resume and exists:
         _rewrite(out_path, keep)
-    trained_on = training_hashes(model.card)
+    trained_on = training_hashes(card)
     statuses = Counter(r["status"] for r in keep)
     in_training = sum(r.get("in_training") == "yes" for r in keep)
 
@@ -267,7 +269,7 @@ def main(argv=None) -> int:
     where = f"on Dask ({args.scheduler})" if args.scheduler else f"with {workers} worker(s) on {device}"
     print(f"scoring {len(todo)} video(s) {where}; frames={cfg['frames']}"
           + (f"; {len(keep)} already in {out_path} (--resume)" if keep else ""), file=sys.stderr)
-    feat_writer = FeatureWriter(args.features_out, model.feature_names, append=args.resume) \
+    feat_writer = FeatureWriter(args.features_out, card["features"], append=args.resume) \
         if args.features_out else None
     items = [(v, cfg) for v in todo]
     if args.scheduler:

@@ -62,6 +62,18 @@ def model_integrity(model_text: bytes, features: list[str]) -> dict:
             "features": _sha256("\n".join(features).encode("utf-8")), "n_features": len(features)}
 
 
+def _text_feature_names(text: bytes) -> list[str] | None:
+    """The ``feature_names=`` line of a LightGBM text model (None when there is none)."""
+    k = text.find(b"\nfeature_names=")
+    if k < 0:
+        return None
+    end = text.find(b"\n", k + 1)
+    try:
+        return text[k + len(b"\nfeature_names="):end if end > 0 else None].decode("utf-8").split()
+    except UnicodeDecodeError:
+        return None
+
+
 def default_model_dir() -> str:
     """The shipped default model, inside the installed package."""
     return str(resources.files("modeling") / "default_model")
@@ -80,16 +92,15 @@ class DetectorModel:
     def feature_names(self) -> list[str]:
         return list(self.card["features"])
 
-    @classmethod
-    def load(cls, model_dir: str | None = None) -> "DetectorModel":
-        """Read a model folder; :class:`ModelError` (one line, saying what is wrong) for anything unusable.
+    @staticmethod
+    def read_checked(model_dir: str | None = None) -> tuple[dict, bytes, bool]:
+        """``(card, model.txt bytes, unverified)`` of a model folder after every check that needs no LightGBM.
 
-        The booster is parsed from the very bytes whose hash is checked against the card. A card without an
-        ``integrity`` block (models saved before it existed) loads, with ``unverified`` set so that the
-        commands can say the check was not possible.
+        Raises :class:`ModelError` (one line, saying what is wrong) for a missing or incomplete folder, a card
+        that is not JSON or lacks :data:`REQUIRED_CARD_FIELDS`, a ``model.txt`` or feature list whose hash
+        differs from the card's ``integrity`` block, or a ``model.txt`` that names other features. A card
+        without ``integrity`` (saved before it existed) passes with ``unverified`` True.
         """
-        import lightgbm as lgb
-
         model_dir = str(model_dir or default_model_dir())
         if not os.path.exists(model_dir):
             raise ModelError(f"no such model folder: {model_dir}")
@@ -127,15 +138,29 @@ class DetectorModel:
             if integrity.get("features") != want["features"]:
                 raise ModelError(f"{card_path}: the feature list was changed after training (its hash differs from "
                                  "the one recorded at save time)")
+        named = _text_feature_names(text)
+        if named is not None and named != card["features"]:
+            raise ModelError(f"{model_dir}: {MODEL_FILE} and {CARD_FILE} list different features (they come from "
+                             "different models)")
+        return card, text, not integrity
+
+    @classmethod
+    def load(cls, model_dir: str | None = None) -> "DetectorModel":
+        """Read a model folder (:meth:`read_checked`); the booster is parsed from the very bytes whose hash was
+        checked. :class:`ModelError` for anything unusable."""
+        import lightgbm as lgb
+
+        card, text, unverified = cls.read_checked(model_dir)
         try:
             booster = lgb.Booster(model_str=text.decode("utf-8"))
         except Exception as e:  # noqa: BLE001 - LightGBM's own error for a damaged file
-            raise ModelError(f"{txt} is not a readable LightGBM text model ({str(e).strip()[:200]})") from None
+            raise ModelError(f"{os.path.join(str(model_dir or default_model_dir()), MODEL_FILE)} is not a readable "
+                             f"LightGBM text model ({str(e).strip()[:200]})") from None
         if booster.feature_name() != card["features"]:
             raise ModelError(f"{model_dir}: {MODEL_FILE} and {CARD_FILE} list different features (they come from "
                              "different models)")
         model = cls(booster, card)
-        model.unverified = not integrity
+        model.unverified = unverified
         return model
 
     def save(self, model_dir: str) -> None:

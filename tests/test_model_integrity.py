@@ -113,3 +113,20 @@ def test_evaluate_warns_when_labelled_clips_were_in_training(tmp_path, carphone_
     assert evaluate_main([str(pred), "--labels", str(labels), "--model", str(model_copy)]) == 0
     assert "WARNING: 1 of the 1 labelled videos" in capsys.readouterr().out
     assert default_model_dir()
+
+
+def test_an_old_card_without_hashes_warns_and_a_damaged_model_txt_still_stops(model_copy, capsys, carphone_path):
+    card = json.load(open(model_copy / "model_card.json"))
+    del card["integrity"]
+    json.dump(card, open(model_copy / "model_card.json", "w"))
+    out = model_copy / "p.csv"
+    assert predict_main([carphone_path, "-o", str(out), "--model", str(model_copy), "--workers", "1",
+                         "--timeout", "0"]) == 0
+    assert "records no hash of model.txt" in capsys.readouterr().err
+    (model_copy / "model.txt").write_text("tree\nversion=v4\nnum_class=1\nfeature_names=" +
+                                          " ".join(card["features"]) + "\nTree=0\nnum_leaves=banana\n")
+    with pytest.raises(ModelError, match="not a readable LightGBM text model"):
+        DetectorModel.load(str(model_copy))
+    assert predict_main([carphone_path, "-o", str(out), "--model", str(model_copy), "--force"]) == 2
+    err = capsys.readouterr().err
+    assert "not a readable LightGBM text model" in err and "Traceback" not in err
