@@ -27,7 +27,8 @@ def broken_compression(monkeypatch):
     monkeypatch.setattr(extract, "compute_values", compute)
 
 
-def test_partial_rows_count_as_scored_and_strict_stops(tmp_path, carphone_path, tiny, broken_compression, capsys):  # noqa: F811,E501
+def test_partial_rows_count_as_scored_and_strict_stops(tmp_path, carphone_path, tiny,  # noqa: F811
+                                                       broken_compression, capsys):
     out = tmp_path / "p.csv"
     assert predict_main([carphone_path, "-o", str(out), "--model", tiny] + IN_PROCESS) == 0
     row = next(csv.DictReader(open(out)))
