@@ -161,8 +161,9 @@ def main(argv=None) -> int:
         return EXIT_STRICT
     except KeyboardInterrupt:
         progress.close()
-        print(f"train.py: interrupted after {progress.done} of {len(records)} videos (features of finished videos "
-              f"are cached in {args.cache or 'nothing: --cache is off'}; run again to continue)", file=sys.stderr)
+        print(f"train.py: interrupted after {progress.done} of {len(records)} videos; "
+              + (f"their features are cached in {args.cache}, so running again continues from there"
+                 if args.cache else "--cache is off, so running again starts over"), file=sys.stderr)
         return 130
     progress.close()
     t_extract = time.perf_counter() - t0
