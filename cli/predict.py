@@ -221,10 +221,10 @@ def main(argv=None) -> int:
     if args.force and args.resume:
         raise UsageError("--force and --resume contradict each other: --force starts afresh, --resume continues")
     exists = os.path.exists(out_path) and os.path.getsize(out_path) > 0
-    if exists and not (args.force or args.resume):
-        print(f"predict.py: {out_path} exists; use --force to overwrite it or --resume to continue it",
-              file=sys.stderr)
-        return EXIT_EXISTS
+    for p in filter(None, (out_path, args.features_out)):
+        if os.path.exists(p) and os.path.getsize(p) > 0 and not (args.force or args.resume):
+            print(f"predict.py: {p} exists; use --force to overwrite it or --resume to continue it", file=sys.stderr)
+            return EXIT_EXISTS
     if args.frames is not None and args.frames < 1 or args.dense is not None and args.dense < 0:
         raise UsageError("--frames must be at least 1 and --dense at least 0")
 

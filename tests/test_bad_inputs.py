@@ -93,6 +93,11 @@ def test_existing_output_is_never_overwritten_without_force(tmp_path, capsys, ca
     assert predict_main([carphone_path, "-o", str(out), "--model", tiny, "--workers", "1", "--timeout", "0",
                          "--force"]) == 0
     assert read_rows(out)[0]["status"] == "ok"
+    feats = tmp_path / "f.csv"
+    feats.write_text("precious\n")
+    assert predict_main([carphone_path, "-o", str(tmp_path / "new.csv"), "--features-out", str(feats),
+                         "--model", tiny]) == 3
+    assert feats.read_text() == "precious\n" and not (tmp_path / "new.csv").exists()
 
 
 def test_nothing_readable_exits_2_and_leading_dash_names_work_after_double_dash(tmp_path, monkeypatch, tiny):
