@@ -125,3 +125,27 @@ def test_a_folder_of_10000_entries(tmp_path, tiny):
     assert rc == 2 and len(rows) == 10_000 and {r["status"] for r in rows} == {"empty_file"}
     assert all(r["filename"] for r in rows)
     assert took < 60, took
+
+
+def test_frames_over_the_cap_are_downscaled_on_decode(carphone_path):
+    from pipeline.video import read_video
+
+    full = read_video(carphone_path, n_frames=4, dense=8)
+    small = read_video(carphone_path, n_frames=4, dense=8, max_side=88)
+    assert full.info["decode_scale"] == 1.0 and not full.warnings
+    assert small.frames.shape[1:3] == (72, 88) and small.info["decode_scale"] == pytest.approx(0.5)
+    assert (small.info["source_width"], small.info["source_height"]) == (176, 144)
+    assert small.info["bits_per_pixel"] == full.info["bits_per_pixel"]  # a fact of the file, not of the decode
+    assert "downscaled from 176x144 to 88x72" in small.warnings[0]
+    assert small.dense_frames.shape[1:3] == (72, 88)
+
+
+def test_native_log_takes_what_c_libraries_write_to_fd_2(capfd):
+    from pipeline.video import native_log
+
+    with native_log() as lines:
+        os.write(2, b"[h264 @ 0x55d1c0de] error while decoding MB 3 4\n" * 3)
+        os.write(2, b"[ WARN:0@2.793] global cap.cpp:212 open VIDEOIO(FFMPEG): backend is generally available\n")
+    assert capfd.readouterr().err == ""
+    assert lines == ["[h264] error while decoding MB 3 4 (x3)", "OpenCV: open VIDEOIO(FFMPEG): backend is generally "
+                                                                 "available"]
