@@ -17,7 +17,7 @@ import numpy as np
 
 from modeling.card import training_hashes
 from modeling.detector import DetectorModel
-from pipeline.batch import (DEFAULT_MAX_MEMORY_MB, DEFAULT_TIMEOUT, dask_map, default_workers, supervised_map)
+from pipeline.batch import DEFAULT_MAX_MEMORY_MB, DEFAULT_TIMEOUT, DaskCluster, default_workers, supervised_map
 from pipeline.cache import file_hash
 from pipeline.extract import SCORED, CalculatorFailure, extract_video
 from pipeline.video import native_log
@@ -254,13 +254,21 @@ def main(argv=None) -> int:
         cfg["names"] = {v: (os.path.relpath(os.path.abspath(v), common) if common else os.path.basename(v))
                         for v in videos}
 
+    dask = None
+    if args.scheduler:  # connect before the output is touched: an unreachable cluster leaves it as it was
+        dask = DaskCluster(args.scheduler, workers=min(len(videos), args.workers) if args.workers else 0)
     keep: list[dict] = []
     todo = videos
-    if args.resume and exists:
-        keep, todo = _plan_resume(out_path, videos)
-    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
-    if args.resume and exists:
-        _rewrite(out_path, keep)
+    try:
+        if args.resume and exists:
+            keep, todo = _plan_resume(out_path, videos)
+        os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+        if args.resume and exists:
+            _rewrite(out_path, keep)
+    except BaseException:
+        if dask is not None:
+            dask.close()
+        raise
     trained_on = training_hashes(card)
     statuses = Counter(r["status"] for r in keep)
     in_training = sum(r.get("in_training") == "yes" for r in keep)
@@ -272,8 +280,8 @@ def main(argv=None) -> int:
     feat_writer = FeatureWriter(args.features_out, card["features"], append=args.resume) \
         if args.features_out else None
     items = [(v, cfg) for v in todo]
-    if args.scheduler:
-        outcomes = dask_map(_predict_item, items, args.scheduler, workers=args.workers or 0)
+    if dask is not None:
+        outcomes = dask.map(_predict_item, items)
     else:
         outcomes = supervised_map(_predict_item, items, workers, timeout=args.timeout or None,
                                   max_memory_mb=args.max_memory or None)
@@ -321,6 +329,8 @@ def main(argv=None) -> int:
         close = getattr(outcomes, "close", None)
         if close:
             close()  # ends the worker processes
+        if dask is not None:
+            dask.close()
         progress.close()
         if feat_writer:
             feat_writer.close()

@@ -34,7 +34,7 @@ from .cache import FeatureCache, file_hash
 from .extract import SCORED, VideoResult, extract_video
 from .faces import FaceDetector
 
-__all__ = ["PIPELINE_VERSION", "parallel_map", "supervised_map", "dask_map", "Outcome", "default_workers",
+__all__ = ["PIPELINE_VERSION", "parallel_map", "supervised_map", "dask_map", "DaskCluster", "Outcome", "default_workers",
            "result_to_json", "extract_cached", "training_variants", "extract_table", "DEFAULT_TIMEOUT",
            "SECONDS_PER_FRAME", "DEFAULT_MAX_MEMORY_MB", "threads_per_worker"]
 
@@ -305,49 +305,76 @@ def _dask_call(func, n_threads, item):
     return func(item)
 
 
-def dask_map(func, items, scheduler: str, *, workers: int = 0):
-    """Yield an :class:`Outcome` per item as each finishes, from a Dask distributed cluster.
+class DaskCluster:
+    """A connection to a Dask distributed cluster, made before any output is opened.
 
-    ``scheduler`` is ``tcp://HOST:PORT`` of a running scheduler, or ``local`` to start a ``LocalCluster``
-    of ``workers`` single-threaded processes on the loopback interface. The workers need this package
-    installed (``func`` travels by reference). Dask cannot stop one running task, so there is no per-video
-    timeout here: bound the workers with Dask's own limits (``dask worker --memory-limit``, ``--lifetime``).
-    A task whose workers keep dying comes back ``crashed`` (Dask's ``KilledWorker``).
+    ``scheduler`` is ``tcp://HOST:PORT`` of a running scheduler, or ``local`` to start a ``LocalCluster`` of
+    ``workers`` single-threaded processes on the loopback interface. Use as a context manager; :meth:`map`
+    runs the tasks.
     """
-    try:
-        from distributed import Client, LocalCluster, as_completed
-    except ImportError:
-        raise RuntimeError('--scheduler needs Dask: pip install -e ".[cluster]"') from None
-    import uuid
 
-    items = list(items)
-    cluster = None
-    if scheduler == "local":
-        cluster = LocalCluster(n_workers=max(1, min(len(items), workers or (os.cpu_count() or 1))),
-                               threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
-                               silence_logs=40)
-        client = Client(cluster)
-    else:
-        client = Client(scheduler, timeout=30)
-    tag = uuid.uuid4().hex[:8]
-    try:
-        futures = [client.submit(_dask_call, func, 1, item, key=f"dff-{tag}-{i}", pure=False)
+    def __init__(self, scheduler: str, *, workers: int = 0, connect_timeout: float = 30.0):
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise RuntimeError('--scheduler needs Dask: pip install -e ".[cluster]"') from None
+        self.cluster = None
+        if scheduler == "local":
+            self.cluster = LocalCluster(n_workers=max(1, workers or (os.cpu_count() or 1)), threads_per_worker=1,
+                                        processes=True, host="127.0.0.1", dashboard_address=None, silence_logs=40)
+            self.client = Client(self.cluster)
+        else:
+            try:
+                self.client = Client(scheduler, timeout=connect_timeout)
+            except (OSError, TimeoutError) as e:
+                raise OSError(f"cannot reach the Dask scheduler at {scheduler} ({e})") from None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+    def map(self, func, items):
+        """Yield an :class:`Outcome` per item as each finishes (:func:`dask_map`)."""
+        from distributed import as_completed
+
+        import uuid
+
+        tag = uuid.uuid4().hex[:8]
+        futures = [self.client.submit(_dask_call, func, 1, item, key=f"dff-{tag}-{i}", pure=False)
                    for i, item in enumerate(items)]
         index = {f.key: i for i, f in enumerate(futures)}
         t0 = time.monotonic()
-        for fut in as_completed(futures):
-            i = index[fut.key]
-            if fut.status == "finished":
-                yield Outcome(i, "done", fut.result(), seconds=time.monotonic() - t0)
-            else:
-                exc = fut.exception()
-                kind = "crashed" if type(exc).__name__ == "KilledWorker" else "error"
-                yield Outcome(i, kind, message=f"{type(exc).__name__}: {exc}")
-            fut.release()
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        try:
+            for fut in as_completed(futures):
+                i = index[fut.key]
+                if fut.status == "finished":
+                    yield Outcome(i, "done", fut.result(), seconds=time.monotonic() - t0)
+                else:
+                    exc = fut.exception()
+                    kind = "crashed" if type(exc).__name__ == "KilledWorker" else "error"
+                    yield Outcome(i, kind, message=f"{type(exc).__name__}: {exc}")
+                fut.release()
+        finally:
+            self.client.cancel([f for f in futures if not f.done()])
+
+
+def dask_map(func, items, scheduler: str, *, workers: int = 0):
+    """Yield an :class:`Outcome` per item as each finishes, from a Dask distributed cluster (:class:`DaskCluster`).
+
+    The workers need this package installed (``func`` travels by reference). Dask cannot stop one running
+    task, so there is no per-video timeout here: bound the workers with Dask's own limits
+    (``dask worker --memory-limit``, ``--lifetime``). A task whose workers keep dying comes back ``crashed``
+    (Dask's ``KilledWorker``).
+    """
+    with DaskCluster(scheduler, workers=min(len(items), workers) if workers else 0) as c:
+        yield from c.map(func, list(items))
 
 
 def result_to_json(r: VideoResult) -> dict:
