@@ -152,9 +152,22 @@ def _worker_main(conn, func, n_threads):
 
 class _Worker:
     def __init__(self, ctx, func, n_threads):
+        from .threads import THREAD_ENV
+
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_worker_main, args=(child, func, n_threads), daemon=True)
-        self.proc.start()
+        # BLAS and OpenMP size their pools when they are loaded, which in a fresh process happens before any
+        # code of ours runs: the caps must be in the environment the worker starts with
+        saved = {k: os.environ.get(k) for k in THREAD_ENV}
+        os.environ.update({k: str(n_threads) for k in THREAD_ENV})
+        try:
+            self.proc.start()
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
         child.close()
         self.task = None  # (index, start, deadline)
         self.ready = False
