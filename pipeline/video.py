@@ -144,19 +144,27 @@ def native_log(lines: list | None = None):
         except OSError:  # no descriptor 2 at all (a daemon): nothing to capture
             yield out
             return
-        with tempfile.TemporaryFile() as tmp:
-            os.dup2(tmp.fileno(), 2)
+        tmp = _LOG_FILES.pop() if _LOG_FILES else tempfile.TemporaryFile()
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield out
+        finally:
             try:
-                yield out
-            finally:
-                try:
-                    sys.stderr.flush()
-                except (AttributeError, ValueError, OSError):
-                    pass
-                os.dup2(saved, 2)
-                os.close(saved)
-                tmp.seek(0)
-                out.extend(_summarise_log(tmp.read(1 << 20).decode("utf-8", "replace")))
+                sys.stderr.flush()
+            except (AttributeError, ValueError, OSError):
+                pass
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            text = tmp.read(1 << 20)
+            tmp.seek(0)
+            tmp.truncate()
+            _LOG_FILES.append(tmp)  # reused: creating a file per video costs more than the rest of a bad file's row
+            out.extend(_summarise_log(text.decode("utf-8", "replace")))
+
+
+#: capture files kept for reuse by :func:`native_log` (one per nesting level in use)
+_LOG_FILES: list = []
 
 
 def _quiet_opencv() -> None:

@@ -119,7 +119,7 @@ def test_a_folder_of_10000_entries(tmp_path, tiny):
         open(d / f"v{i:05d}.mp4", "wb").close()
     out = tmp_path / "p.csv"
     t0 = time.perf_counter()
-    rc = predict_main([str(d), "-o", str(out), "--model", tiny, "--workers", "1"])
+    rc = predict_main([str(d), "-o", str(out), "--model", tiny, "--workers", "2"])
     took = time.perf_counter() - t0
     rows = read_rows(out)
     assert rc == 2 and len(rows) == 10_000 and {r["status"] for r in rows} == {"empty_file"}
