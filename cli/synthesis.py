@@ -31,6 +31,8 @@ from synthesis.codec import read_video_frames, write_video_frames
 from synthesis.perturb import PERTURBATIONS, expand_kinds, perturb_frames, split_final_codec
 from synthesis.variants import stable_seed
 
+from .common import cli_errors
+
 
 def _videos(root: str, exclude: str) -> list[str]:
     """Videos under ``root`` (or ``root`` itself), leaving out anything under ``exclude`` (the output)."""
@@ -158,6 +160,7 @@ def donors_main(argv=None) -> int:
 COMMANDS = {"perturb": perturb_main, "donors": donors_main}
 
 
+@cli_errors("python -m synthesis")
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] not in COMMANDS:

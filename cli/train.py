@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import glob
 import os
+import sys
 import time
 from collections import Counter
 
@@ -18,7 +19,10 @@ from modeling.detector import DetectorModel, write_oof, write_training_table
 from modeling.rows import parse_rows
 from modeling.training import cv_report, feature_matrix, per_video, train_cv
 from pipeline.batch import default_workers, extract_table
+from pipeline.extract import CalculatorFailure
 from synthesis.variants import needs_donor, parse_variant
+
+from .common import EXIT_STRICT, Progress, UsageError, cli_errors
 
 __all__ = ["main", "evaluate_external"]
 
@@ -68,8 +72,11 @@ def _print_cv(cv: dict, card: dict) -> None:
             print(f"  {m:<32} {_fmt(s)}")
 
 
+@cli_errors("train.py")
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="train.py", description="Train a detector on labelled videos.")
+    ap = argparse.ArgumentParser(prog="train.py", description="Train a detector on labelled videos.",
+                                 epilog="exit codes: 0 model written; 2 usage error (missing --data path, unknown "
+                                        "feature set, no videos...); 4 stopped by --strict; 130 interrupted.")
     ap.add_argument("--data", nargs="+", required=True, metavar="PATH",
                     help="labelled data: DFDC/FF++/Celeb-DF folder, real/+fake/ folders, CSV path,label[,group]")
     ap.add_argument("--features", default="all", help="all | fast | FAMILY[,FAMILY] (default all)")
@@ -104,10 +111,17 @@ def main(argv=None) -> int:
                     help="labelled data scored by the final model only (never trained on); metrics go in the card")
     ap.add_argument("--report", default=None, metavar="DIR", help="write the HTML model report to DIR")
     ap.add_argument("--notes", default="", help="free text stored in the model card")
+    ap.add_argument("--strict", action="store_true",
+                    help="stop at the first feature calculator that fails (default: its features are left out of "
+                         "that video's row)")
+    ap.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     args = ap.parse_args(argv)
 
     from forensics.backend import resolve_device
 
+    missing = [d for d in args.data + args.eval_data if not os.path.exists(d)]
+    if missing:
+        raise UsageError("no such file or folder: " + ", ".join(missing))
     device = resolve_device(args.device)
     calcs = select(args.features)
     parse_rows(args.rows)
@@ -132,11 +146,26 @@ def main(argv=None) -> int:
         raise SystemExit("no videos found in --data")
     workers = 1 if device == "cuda" else default_workers(args.workers)
     print(f"{len(records)} videos ({sum(r.label == 1 for r in records)} fake), {len(calcs)} calculators, "
-          f"{workers} worker(s), device {device}")
+          f"{workers} worker(s), device {device}", flush=True)
     t0 = time.perf_counter()
-    rows, failures = extract_table(records, calculators=calcs, frames=args.frames, dense=args.dense, device=device,
-                                   seed=args.seed, cache_dir=args.cache or None, workers=workers,
-                                   fakes=fakes, augment=augment, donors=donors, rows=args.rows)
+    progress = Progress(len(records), "extracting features")
+    try:
+        rows, failures = extract_table(records, calculators=calcs, frames=args.frames, dense=args.dense,
+                                       device=device, seed=args.seed, cache_dir=args.cache or None, workers=workers,
+                                       fakes=fakes, augment=augment, donors=donors, rows=args.rows,
+                                       log=progress.write, progress=lambda done, total: progress.update(),
+                                       strict=args.strict)
+    except CalculatorFailure as e:
+        progress.close()
+        print(f"train.py: stopped by --strict: {e}", file=sys.stderr)
+        return EXIT_STRICT
+    except KeyboardInterrupt:
+        progress.close()
+        print(f"train.py: interrupted after {progress.done} of {len(records)} videos; "
+              + (f"their features are cached in {args.cache}, so running again continues from there"
+                 if args.cache else "--cache is off, so running again starts over"), file=sys.stderr)
+        return 130
+    progress.close()
     t_extract = time.perf_counter() - t0
     labels = np.array([r["_label"] for r in rows])
     if len(set(labels)) < 2:
@@ -161,7 +190,7 @@ def main(argv=None) -> int:
                   "variants": dict(Counter(v["_variant"] for v in videos))},
         sources=data_sources(records, synthesized=_synthesis_source(fakes) if fakes else None),
         params=dict(params, num_boost_round=booster.current_iteration()), rows=args.rows, X=X, y=labels,
-        notes=args.notes)
+        notes=args.notes, content_hashes=sorted({r["_hash"] for r in rows if r.get("_hash")}))
     model = DetectorModel(booster, card)
     if args.eval_data:
         card["evaluation"] = evaluate_external(model, args.eval_data, calcs=calcs, frames=args.frames,

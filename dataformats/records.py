@@ -71,9 +71,15 @@ def read_path_list(path: str) -> list[str]:
     return [ln if os.path.isabs(ln) else os.path.join(base, ln) for ln in lines if ln and not ln.startswith("#")]
 
 
-def list_videos(root: str) -> list[str]:
-    """Video files under ``root`` (recursive, sorted), by extension."""
+def list_videos(root: str, *, strays: bool = False) -> list[str]:
+    """Video files under ``root`` (recursive, sorted), by extension.
+
+    With ``strays``, folders named like videos (``clip.mp4/``) are listed too, so that the caller can say
+    why they were not scored instead of dropping them (their contents are still searched).
+    """
     out = []
-    for d, _, files in os.walk(root):
+    for d, dirs, files in os.walk(root):
         out += [os.path.join(d, f) for f in files if f.lower().endswith(VIDEO_EXTENSIONS)]
+        if strays:
+            out += [os.path.join(d, f) for f in dirs if f.lower().endswith(VIDEO_EXTENSIONS)]
     return sorted(out)

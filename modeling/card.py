@@ -15,7 +15,15 @@ import numpy as np
 
 from .calibration import CLIP
 
-__all__ = ["build_card", "data_sources", "feature_ranges", "library_versions"]
+__all__ = ["build_card", "data_sources", "feature_ranges", "library_versions", "training_hashes", "HASH_NOTE"]
+
+#: how the card's training-video hashes are made (:func:`pipeline.cache.file_hash`)
+HASH_NOTE = "SHA-256 of the file's bytes, first 16 hex digits (pipeline.cache.file_hash)"
+
+
+def training_hashes(card: dict) -> set[str]:
+    """Content hashes of the videos a model was trained on (empty when its card predates them)."""
+    return set((card.get("training_videos") or {}).get("content_hashes") or [])
 
 
 def library_versions() -> dict:
@@ -68,8 +76,14 @@ def feature_ranges(X, y, columns, *, quantiles=(0.1, 0.5, 0.9)) -> dict:
 
 def build_card(*, name: str, features: list[str], feature_set: str, calculators: list[str], frames: int,
                dense: int, calibration: tuple[float, float], cv: dict, training: dict, sources: list[dict],
-               params: dict, rows: str = "video", X=None, y=None, notes: str = "") -> dict:
-    """A model card (JSON-serialisable dict) with every field a model folder carries."""
+               params: dict, rows: str = "video", X=None, y=None, notes: str = "",
+               content_hashes=None) -> dict:
+    """A model card (JSON-serialisable dict) with every field a model folder carries.
+
+    ``content_hashes`` are the training videos' content hashes (:func:`pipeline.cache.file_hash`), so that
+    ``predict.py`` and ``evaluate.py`` can say when a scored clip was in the training set. The hash of
+    ``model.txt`` is added when the model is saved (:meth:`modeling.detector.DetectorModel.save`).
+    """
     card = {
         "name": name,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -89,6 +103,8 @@ def build_card(*, name: str, features: list[str], feature_set: str, calculators:
         "library_versions": library_versions(),
         "notes": notes,
     }
+    if content_hashes is not None:
+        card["training_videos"] = {"hash": HASH_NOTE, "content_hashes": sorted(set(content_hashes))}
     if X is not None and y is not None:
         card["feature_ranges"] = feature_ranges(X, y, features)  # typical real/fake values, for explanations
     return card

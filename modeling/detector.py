@@ -6,17 +6,22 @@ A model directory holds
     the LightGBM booster in its text format (loading it executes no code);
 ``model_card.json``
     the card (:mod:`modeling.card`): features, frames, calibration, CV metrics,
-    data sources and licences, library versions;
+    data sources and licences, library versions, the content hashes of the
+    training videos, and ``integrity``: the SHA-256 of ``model.txt`` and of the
+    feature list, checked at every load (a changed or swapped ``model.txt``, or an
+    edited feature list, stops with :class:`ModelError`);
 ``oof.csv``
     from training: each training row's out-of-fold raw score and probability;
 ``features.csv``
     from training: the training table (bookkeeping columns, then the features).
 
-Nothing is pickled.
+Nothing is pickled, and nothing a user supplies is unpickled: the booster is
+parsed from text, the card and the tables are JSON and CSV.
 """
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -27,7 +32,8 @@ import numpy as np
 
 from .calibration import CLIP, apply_platt
 
-__all__ = ["DetectorModel", "TrackScore", "ModelFolder", "TrainingTable", "default_model_dir", "load_model_folder",
+__all__ = ["DetectorModel", "ModelError", "model_integrity", "TrackScore", "ModelFolder", "TrainingTable",
+           "default_model_dir", "load_model_folder",
            "read_oof", "read_training_table", "write_oof", "write_training_table",
            "MODEL_FILE", "CARD_FILE", "OOF_FILE", "TABLE_FILE", "OOF_COLUMNS", "TABLE_META_COLUMNS"]
 
@@ -36,6 +42,36 @@ MODEL_FILE, CARD_FILE, OOF_FILE, TABLE_FILE = "model.txt", "model_card.json", "o
 OOF_COLUMNS = ["filename", "label", "group", "method", "dataset", "variant", "fold", "raw", "prob"]
 #: bookkeeping columns that lead ``features.csv``
 TABLE_META_COLUMNS = ["filename", "label", "group", "method", "dataset", "variant"]
+
+
+#: card fields no use of a model folder can do without (scoring videos also needs ``calculators`` and ``frames``)
+REQUIRED_CARD_FIELDS = ("features", "calibration")
+
+
+class ModelError(ValueError):
+    """A model folder that cannot be used: missing, incomplete, damaged, tampered with or inconsistent."""
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def model_integrity(model_text: bytes, features: list[str]) -> dict:
+    """The card's ``integrity`` block: SHA-256 of ``model.txt``'s bytes and of the feature list (one per line)."""
+    return {"algorithm": "sha256", "model_txt": _sha256(model_text),
+            "features": _sha256("\n".join(features).encode("utf-8")), "n_features": len(features)}
+
+
+def _text_feature_names(text: bytes) -> list[str] | None:
+    """The ``feature_names=`` line of a LightGBM text model (None when there is none)."""
+    k = text.find(b"\nfeature_names=")
+    if k < 0:
+        return None
+    end = text.find(b"\n", k + 1)
+    try:
+        return text[k + len(b"\nfeature_names="):end if end > 0 else None].decode("utf-8").split()
+    except UnicodeDecodeError:
+        return None
 
 
 def default_model_dir() -> str:
@@ -49,30 +85,91 @@ class DetectorModel:
 
     booster: object
     card: dict
+    #: True when the card records no hash of model.txt (saved before integrity checks existed)
+    unverified: bool = False
 
     @property
     def feature_names(self) -> list[str]:
         return list(self.card["features"])
 
-    @classmethod
-    def load(cls, model_dir: str | None = None) -> "DetectorModel":
-        import lightgbm as lgb
+    @staticmethod
+    def read_checked(model_dir: str | None = None) -> tuple[dict, bytes, bool]:
+        """``(card, model.txt bytes, unverified)`` of a model folder after every check that needs no LightGBM.
 
-        model_dir = model_dir or default_model_dir()
+        Raises :class:`ModelError` (one line, saying what is wrong) for a missing or incomplete folder, a card
+        that is not JSON or lacks :data:`REQUIRED_CARD_FIELDS`, a ``model.txt`` or feature list whose hash
+        differs from the card's ``integrity`` block, or a ``model.txt`` that names other features. A card
+        without ``integrity`` (saved before it existed) passes with ``unverified`` True.
+        """
+        model_dir = str(model_dir or default_model_dir())
+        if not os.path.exists(model_dir):
+            raise ModelError(f"no such model folder: {model_dir}")
+        if not os.path.isdir(model_dir):
+            raise ModelError(f"{model_dir}: a model is a folder (with {MODEL_FILE} and {CARD_FILE}), not a file")
         txt = os.path.join(model_dir, MODEL_FILE)
         card_path = os.path.join(model_dir, CARD_FILE)
-        if not (os.path.isfile(txt) and os.path.isfile(card_path)):
-            raise FileNotFoundError(f"{model_dir}: a model directory needs {MODEL_FILE} and {CARD_FILE}")
-        with open(card_path) as f:
-            card = json.load(f)
-        booster = lgb.Booster(model_file=txt)
+        missing = [n for n, p in ((MODEL_FILE, txt), (CARD_FILE, card_path)) if not os.path.isfile(p)]
+        if missing:
+            raise ModelError(f"{model_dir}: not a model folder (missing {' and '.join(missing)}; train.py -o writes "
+                             "one)")
+        try:
+            with open(card_path, encoding="utf-8") as f:
+                card = json.load(f)
+            with open(txt, "rb") as f:
+                text = f.read()
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ModelError(f"{card_path} is not valid JSON ({e})") from None
+        except OSError as e:
+            raise ModelError(f"{model_dir}: cannot read the model ({e.strerror or e})") from None
+        if not isinstance(card, dict):
+            raise ModelError(f"{card_path} is not a model card (a JSON object is expected)")
+        lacking = [k for k in REQUIRED_CARD_FIELDS if k not in card]
+        if lacking:
+            raise ModelError(f"{card_path} lacks {', '.join(lacking)}: not a card written by train.py")
+        if not (isinstance(card["features"], list) and all(isinstance(x, str) for x in card["features"])):
+            raise ModelError(f"{card_path}: 'features' must be a list of column names")
+        integrity = card.get("integrity")
+        if integrity:
+            want = model_integrity(text, card["features"])
+            if integrity.get("model_txt") != want["model_txt"]:
+                raise ModelError(f"{txt} does not match its card: its SHA-256 is {want['model_txt'][:16]}..., the card "
+                                 f"records {str(integrity.get('model_txt'))[:16]}... (the file was changed, or comes "
+                                 "from another model); restore it or retrain")
+            if integrity.get("features") != want["features"]:
+                raise ModelError(f"{card_path}: the feature list was changed after training (its hash differs from "
+                                 "the one recorded at save time)")
+        named = _text_feature_names(text)
+        if named is not None and named != card["features"]:
+            raise ModelError(f"{model_dir}: {MODEL_FILE} and {CARD_FILE} list different features (they come from "
+                             "different models)")
+        return card, text, not integrity
+
+    @classmethod
+    def load(cls, model_dir: str | None = None) -> "DetectorModel":
+        """Read a model folder (:meth:`read_checked`); the booster is parsed from the very bytes whose hash was
+        checked. :class:`ModelError` for anything unusable."""
+        import lightgbm as lgb
+
+        card, text, unverified = cls.read_checked(model_dir)
+        try:
+            booster = lgb.Booster(model_str=text.decode("utf-8"))
+        except Exception as e:  # noqa: BLE001 - LightGBM's own error for a damaged file
+            raise ModelError(f"{os.path.join(str(model_dir or default_model_dir()), MODEL_FILE)} is not a readable "
+                             f"LightGBM text model ({str(e).strip()[:200]})") from None
         if booster.feature_name() != card["features"]:
-            raise ValueError(f"{model_dir}: {MODEL_FILE} and {CARD_FILE} list different features")
-        return cls(booster, card)
+            raise ModelError(f"{model_dir}: {MODEL_FILE} and {CARD_FILE} list different features (they come from "
+                             "different models)")
+        model = cls(booster, card)
+        model.unverified = unverified
+        return model
 
     def save(self, model_dir: str) -> None:
+        """Write ``model.txt``, then the card with the hash of exactly those bytes (``integrity``)."""
         os.makedirs(model_dir, exist_ok=True)
-        self.booster.save_model(os.path.join(model_dir, MODEL_FILE))
+        text = self.booster.model_to_string().encode("utf-8")
+        with open(os.path.join(model_dir, MODEL_FILE), "wb") as f:
+            f.write(text)
+        self.card["integrity"] = model_integrity(text, self.feature_names)
         with open(os.path.join(model_dir, CARD_FILE), "w") as f:
             json.dump(self.card, f, indent=2, sort_keys=False, default=float)
 

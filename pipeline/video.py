@@ -5,22 +5,63 @@ only the wanted ones are ``retrieve()``-d; the file is never seeked per frame
 (seeking costs several times more: ../shared/docs/REFERENCES.md). The same pass
 collects the sparse sample (``n_frames`` spread evenly) and, when asked, a
 dense window of consecutive frames for temporal features.
+
+Anything a user may point the tool at is checked before FFmpeg sees it (folders,
+pipes, link loops, pictures and text named like videos), and what OpenCV and
+FFmpeg print while a file is opened and decoded is captured into the file's
+warnings (:func:`native_log`) instead of landing on the terminal. Frames whose
+longer side exceeds :data:`MAX_SIDE` are downscaled as they are decoded, so a
+4K or 8K clip costs the memory of a 1080p one (``info["decode_scale"]``).
+
+Codes of :class:`VideoError` (the per-file status written to the CSV):
+
+``not_found``   no such file, or a symbolic link to nothing
+``not_a_file``  a folder, pipe, device or symbolic-link loop named like a video
+``empty_file``  zero bytes
+``unreadable``  not a video (text, random bytes, an unknown format), a damaged container, or no permission
+``no_video``    a valid container without a video stream (audio only, or no stream at all)
+``still_image`` a picture (JPEG, PNG, ...) named like a video, or a video whose frames are all identical
+``too_small``   frames smaller than :data:`MIN_SIDE` px on a side: no face fits
+``too_large``   frames over :data:`MAX_PIXELS` pixels (the decoder alone would need gigabytes)
+``no_frames``   opens but no frame decodes (corrupt or truncated)
+``too_short``   fewer than :data:`MIN_FRAMES` frames decode: a single picture is not a video
 """
 from __future__ import annotations
 
+import errno
 import os
+import re
+import stat
+import sys
+import tempfile
+import threading
+from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-__all__ = ["VideoError", "DecodedVideo", "sample_indices", "read_video", "VIDEO_EXTENSIONS"]
+__all__ = ["VideoError", "DecodedVideo", "sample_indices", "read_video", "check_file", "native_log",
+           "set_open_hook", "VIDEO_EXTENSIONS", "VIDEO_ERRORS", "MAX_SIDE", "MIN_SIDE", "MIN_FRAMES", "MAX_PIXELS"]
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
 
-
+#: every code a :class:`VideoError` carries (see the module docstring)
+VIDEO_ERRORS = ("not_found", "not_a_file", "empty_file", "unreadable", "no_video", "still_image", "too_small",
+                "too_large", "no_frames", "too_short")
+#: decoded frames whose longer side exceeds this many pixels are downscaled to it (INTER_AREA) as they are read
+MAX_SIDE = 1920
+#: frames with a side shorter than this cannot hold a face the detector keeps (its smallest face is 24 px)
+MIN_SIDE = 32
+#: fewest decodable frames that make a video (temporal features need motion between frames)
+MIN_FRAMES = 2
+#: frames larger than this are refused before decoding (8192 x 4352: every 8K format fits)
+MAX_PIXELS = 8192 * 4352
+#: frame rates outside this range are treated as missing (temporal features then assume 25 fps)
+FPS_RANGE = (1.0, 240.0)
 class VideoError(Exception):
-    """A file that cannot be used; ``code`` is the per-file status written to the CSV."""
+    """A file that cannot be used; ``code`` (one of :data:`VIDEO_ERRORS`) is the per-file status written to the CSV."""
 
     def __init__(self, code: str, message: str):
         super().__init__(message)
@@ -68,6 +109,177 @@ def sample_indices(n_total: int, n: int) -> np.ndarray:
     return np.unique(np.round(np.linspace(0, n_total - 1, n)).astype(np.int64))
 
 
+# ----------------------------------------------------------------------------- what native code prints
+
+_LOG_LOCK = threading.RLock()
+_OPENCV_PREFIX = re.compile(r"^\[\s*(WARN|ERROR|INFO|DEBUG)[^\]]*\]\s*(global\s+)?\S+:\d+\s+")
+_POINTER = re.compile(r"\s*@\s*0x[0-9a-fA-F]+")
+
+
+def _summarise_log(text: str, *, max_lines: int = 3, max_len: int = 160) -> list[str]:
+    """Distinct lines of native log output, cleaned (no addresses, no timestamps), most frequent first."""
+    counts: Counter = Counter()
+    for line in text.splitlines():
+        line = _POINTER.sub("", _OPENCV_PREFIX.sub("OpenCV: ", line.strip()))
+        if line:
+            counts[line[:max_len]] += 1
+    return [f"{ln} (x{n})" if n > 1 else ln for ln, n in counts.most_common(max_lines)]
+
+
+@contextmanager
+def native_log(lines: list | None = None):
+    """Capture what C/C++ libraries (OpenCV, FFmpeg) write to file descriptor 2 while the block runs.
+
+    Yields a list that, after the block, holds the distinct cleaned lines (:func:`_summarise_log`).
+    Nested use is fine; threads of one process take turns (the descriptor is process-wide).
+    """
+    out = [] if lines is None else lines
+    with _LOG_LOCK:
+        try:
+            sys.stderr.flush()
+        except (AttributeError, ValueError, OSError):
+            pass
+        try:
+            saved = os.dup(2)
+        except OSError:  # no descriptor 2 at all (a daemon): nothing to capture
+            yield out
+            return
+        tmp = _LOG_FILES.pop() if _LOG_FILES else tempfile.TemporaryFile()
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield out
+        finally:
+            try:
+                sys.stderr.flush()
+            except (AttributeError, ValueError, OSError):
+                pass
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            text = tmp.read(1 << 20)
+            tmp.seek(0)
+            tmp.truncate()
+            _LOG_FILES.append(tmp)  # reused: creating a file per video costs more than the rest of a bad file's row
+            out.extend(_summarise_log(text.decode("utf-8", "replace")))
+
+
+#: capture files kept for reuse by :func:`native_log` (one per nesting level in use)
+_LOG_FILES: list = []
+
+
+def _quiet_opencv() -> None:
+    """OpenCV's own log lines ('[ WARN:0@2.79] global cap.cpp...') only for errors; FFmpeg's through ours."""
+    try:
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    except AttributeError:  # very old OpenCV builds
+        pass
+
+
+_quiet_opencv()
+
+# ----------------------------------------------------------------------------- checks before decoding
+
+_OPEN_HOOK = None
+
+
+def set_open_hook(fn) -> None:
+    """Call ``fn(n_frames, width, height)`` each time :func:`read_video` has opened a file (the orchestration
+    uses it to give long videos a longer deadline); None removes it."""
+    global _OPEN_HOOK
+    _OPEN_HOOK = fn
+
+
+_IMAGE_MAGIC = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"GIF87a", "GIF"), (b"GIF89a", "GIF"),
+                (b"BM", "BMP"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"))
+
+
+def _sniff(head: bytes) -> tuple[str, str] | None:
+    """(code, message) when the first bytes show the file is plainly not a video; None otherwise."""
+    for magic, name in _IMAGE_MAGIC:
+        if head.startswith(magic) and not (name == "BMP" and len(head) > 14 and head[6:10] != b"\x00" * 4):
+            return "still_image", f"a {name} picture, not a video (named like one); a single picture is not scored"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "still_image", "a WebP picture, not a video (named like one); a single picture is not scored"
+    if head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"mif1", b"avif", b"msf1"):
+        return "still_image", "a HEIF/AVIF picture, not a video (named like one); a single picture is not scored"
+    if head and b"\x00" not in head:
+        try:
+            text = head.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        if text is not None and sum(c.isprintable() or c.isspace() for c in text) >= 0.95 * len(text):
+            low = text.lstrip().lower()
+            if low.startswith(("<!doctype html", "<html", "<?xml", "<head")):
+                return "unreadable", "an HTML or XML page, not a video (a failed download?)"
+            return "unreadable", "a text file, not a video"
+    return None
+
+
+def check_file(path: str) -> int:
+    """Size in bytes of ``path`` when it is a readable, non-empty regular file; :class:`VideoError` otherwise.
+
+    Never opens a pipe or a device (that could block for ever), follows no link loop, and names what the
+    path is instead of a generic failure.
+    """
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise VideoError("not_a_file", f"a symbolic link loop (the link leads back to itself): {path}") from None
+        if os.path.islink(path):
+            raise VideoError("not_found", f"a broken symbolic link (to {os.readlink(path)}, which does not exist)") \
+                from None
+        if e.errno in (errno.EACCES, errno.EPERM):
+            raise VideoError("unreadable", f"permission denied: {path}") from None
+        if e.errno == errno.ENAMETOOLONG:
+            raise VideoError("not_found", "the file name is too long for this file system") from None
+        raise VideoError("not_found", f"no such file: {path}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise VideoError("not_a_file", "a folder, not a video file (its name looks like a video's)")
+    if not stat.S_ISREG(st.st_mode):
+        kind = "pipe" if stat.S_ISFIFO(st.st_mode) else "socket" if stat.S_ISSOCK(st.st_mode) else "device"
+        raise VideoError("not_a_file", f"a {kind}, not a regular file; it is not read (reading could block)")
+    if st.st_size == 0:
+        raise VideoError("empty_file", "zero-byte file (nothing was written to it, or the copy failed)")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError as e:
+        raise VideoError("unreadable", f"cannot read the file: {e.strerror or e}") from None
+    sniffed = _sniff(head)
+    if sniffed:
+        raise VideoError(*sniffed)
+    return int(st.st_size)
+
+
+def _why_unopenable(path: str, log: list[str]) -> VideoError:
+    """The most specific reason FFmpeg cannot open ``path`` (probing the container with PyAV)."""
+    detail = "; ".join(log)
+    try:
+        import av
+
+        with av.open(path, "r") as cont:
+            kinds = [f"{s.type} ({s.codec_context.name if s.codec_context else '?'})" for s in cont.streams]
+            has_video = bool(cont.streams.video)
+    except Exception:  # noqa: BLE001 - PyAV cannot open it either: say what FFmpeg said
+        with open(path, "rb") as f:
+            head = f.read(16)
+        if "moov atom not found" in detail and head[4:8] == b"ftyp":
+            return VideoError("unreadable", "the MP4 index (moov atom) is missing: the file was cut short or never "
+                                            "finished writing")
+        return VideoError("unreadable", "not a video (FFmpeg recognises no container format in it)")
+    if not has_video:
+        if not kinds:
+            return VideoError("no_video", "no video stream: the container holds no stream at all")
+        what = "audio only" if all(k.startswith("audio") for k in kinds) else "no video"
+        return VideoError("no_video", f"no video stream ({what}: {', '.join(kinds)})")
+    return VideoError("unreadable", "the video stream cannot be decoded (no decoder for it, or it is damaged)"
+                      + (f"; decoder: {detail}" if detail else ""))
+
+
+# ----------------------------------------------------------------------------- decoding
+
+
 def _open(path: str) -> cv2.VideoCapture:
     cap = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
     if cap.isOpened():
@@ -76,7 +288,10 @@ def _open(path: str) -> cv2.VideoCapture:
     return cap
 
 
-def _to_rgb(frame: np.ndarray) -> np.ndarray:
+def _to_rgb(frame: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    if scale != 1.0:  # downscale before converting: the conversion then costs a quarter
+        h, w = frame.shape[:2]
+        frame = cv2.resize(frame, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
     if frame.ndim == 2:
         return cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB)
     if frame.shape[2] == 4:
@@ -93,7 +308,8 @@ def _count_frames(path: str) -> int:
     return n
 
 
-def read_video(path: str, *, n_frames: int = 32, dense: int = 0, dense_max_side: int = 320) -> DecodedVideo:
+def read_video(path: str, *, n_frames: int = 32, dense: int = 0, dense_max_side: int = 320,
+               max_side: int = MAX_SIDE) -> DecodedVideo:
     """Decode ``path`` once, keeping ``n_frames`` evenly spread frames and an optional dense window.
 
     Parameters
@@ -105,28 +321,71 @@ def read_video(path: str, *, n_frames: int = 32, dense: int = 0, dense_max_side:
         Length of the window of consecutive frames (centred in the video); 0 for none.
     dense_max_side : int
         Dense frames are downscaled so that their larger side is at most this.
+    max_side : int
+        Sparse frames whose larger side exceeds this are downscaled to it as they are decoded (the file's own
+        size stays in ``info["source_width"]``/``["source_height"]``, the factor in ``info["decode_scale"]``,
+        and the warnings say so); 0 keeps full resolution.
 
     Raises
     ------
     VideoError
-        ``not_found``, ``empty_file``, ``unreadable`` (not a video / no decoder),
-        ``no_frames`` (opens but yields no frame: corrupt or truncated).
+        with one of :data:`VIDEO_ERRORS` as ``code`` (see the module docstring).
     """
-    if not os.path.exists(path):
-        raise VideoError("not_found", f"no such file: {path}")
-    size = os.path.getsize(path)
-    if size == 0:
-        raise VideoError("empty_file", "zero-byte file")
+    size = check_file(path)
+    log: list[str] = []
+    err = video = None
+    with native_log(log):
+        try:
+            video = _read(path, size, n_frames=n_frames, dense=dense, dense_max_side=dense_max_side,
+                          max_side=max_side)
+        except VideoError as e:
+            err = e
+    if isinstance(err, _Unopenable):
+        with native_log([]):  # PyAV's probe may print too
+            err = _why_unopenable(path, log)
+    elif err is not None:
+        if log and err.code in ("no_frames", "too_short"):
+            err = VideoError(err.code, f"{err}; decoder: {'; '.join(log)}")
+    if err is not None:
+        raise err
+    if log:
+        video.warnings.append("decoder: " + "; ".join(log))
+    return video
+
+
+class _Unopenable(VideoError):
+    """OpenCV cannot open the file; :func:`_why_unopenable` finds out why once FFmpeg's lines are read."""
+
+    def __init__(self):
+        super().__init__("unreadable", "OpenCV/FFmpeg cannot open this file as a video")
+
+
+def _read(path: str, size: int, *, n_frames: int, dense: int, dense_max_side: int, max_side: int,
+          n_known: int | None = None) -> DecodedVideo:
     cap = _open(path)
     if not cap.isOpened():
-        raise VideoError("unreadable", "OpenCV/FFmpeg cannot open this file as a video")
-    fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
-    fps = float(fps) if np.isfinite(fps) and 0 < fps < 1000 else 25.0
-    n_header = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        cap.release()
+        raise _Unopenable()
+    fps_raw = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+    fps_ok = bool(np.isfinite(fps_raw) and FPS_RANGE[0] <= fps_raw < 1000)
+    fps = fps_raw if fps_ok else 25.0
+    n_header = n_known or int(max(0, min(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0, 2 ** 31)))
     fourcc = int(cap.get(cv2.CAP_PROP_FOURCC) or 0)
     codec = "".join(chr((fourcc >> (8 * i)) & 0xFF) for i in range(4)).strip("\x00 ") if fourcc else ""
     rotation = int(cap.get(cv2.CAP_PROP_ORIENTATION_META) or 0)
+    w0, h0 = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
     warnings: list[str] = []
+    if w0 and h0 and min(w0, h0) < MIN_SIDE:
+        cap.release()
+        raise VideoError("too_small", f"frames are {w0}x{h0} px: too small to hold a face (a face needs at least "
+                                      f"{MIN_SIDE} px on each side of the frame)")
+    if w0 * h0 > MAX_PIXELS:
+        cap.release()
+        raise VideoError("too_large", f"frames are {w0}x{h0} px, more than the {MAX_PIXELS / 1e6:.0f} megapixels "
+                                      "this tool decodes (8K at most)")
+    if not fps_ok:
+        warnings.append(f"the file gives a frame rate of {fps_raw:g} fps (not plausible); temporal features "
+                        "assume 25 fps")
     if n_header <= 0:
         cap.release()
         n_header = _count_frames(path)
@@ -134,6 +393,8 @@ def read_video(path: str, *, n_frames: int = 32, dense: int = 0, dense_max_side:
             raise VideoError("no_frames", "the file opens but no frame decodes (corrupt or truncated)")
         warnings.append("frame count missing from the container; counted by decoding")
         cap = _open(path)
+    if _OPEN_HOOK is not None:
+        _OPEN_HOOK(n_header, w0, h0)
 
     wanted = sample_indices(n_header, n_frames)
     dense = int(max(0, min(dense, n_header)))
@@ -144,15 +405,26 @@ def read_video(path: str, *, n_frames: int = 32, dense: int = 0, dense_max_side:
 
     sparse, got_idx, dense_frames = [], [], []
     dense_scale = 1.0
+    scale = 1.0
+    src_shape = None
+    t_first = t_last = None
     i = 0
     while i <= last_needed:
         if not cap.grab():
             break
+        t = cap.get(cv2.CAP_PROP_POS_MSEC)
+        t_first = t if t_first is None else t_first
+        t_last = t
         in_dense = dense_start <= i < dense_stop
         if i in wanted_set or in_dense:
             ok, frame = cap.retrieve()
             if ok and frame is not None:
-                rgb = _to_rgb(frame)
+                fh, fw = frame.shape[:2]
+                if src_shape is None:  # the first frame fixes the scale, so the frames of a video share one size
+                    src_shape = (fh, fw)
+                    scale = min(1.0, max_side / max(fh, fw)) if max_side else 1.0
+                s = scale if (fh, fw) == src_shape else (min(1.0, max_side / max(fh, fw)) if max_side else 1.0)
+                rgb = _to_rgb(frame, s)
                 if i in wanted_set:
                     sparse.append(rgb)
                     got_idx.append(i)
@@ -167,9 +439,21 @@ def read_video(path: str, *, n_frames: int = 32, dense: int = 0, dense_max_side:
     n_decoded = i
     cap.release()
 
+    if sparse and n_decoded < MIN_FRAMES:
+        raise VideoError("too_short", f"only {n_decoded} frame decodes"
+                         + (f" of {n_header} announced" if n_header > n_decoded else "")
+                         + f": a single picture, not a video (temporal features need at least {MIN_FRAMES} frames); "
+                           "not scored")
     if not sparse:
         raise VideoError("no_frames", "no frame could be decoded (corrupt or truncated file)")
     if n_decoded <= last_needed:
+        if n_known is None and len(sparse) < 0.75 * min(n_frames, n_decoded):
+            # the container announced far more frames than it holds: sample again over the frames that exist
+            video = _read(path, size, n_frames=n_frames, dense=dense, dense_max_side=dense_max_side,
+                          max_side=max_side, n_known=n_decoded)
+            video.warnings.insert(0, f"the container announces {n_header} frames but {n_decoded} decode; "
+                                     f"sampled over those {n_decoded}")
+            return video
         warnings.append(f"stream ended at frame {n_decoded} of {n_header} announced (truncated?); "
                         f"kept {len(sparse)} sampled frames")
     shapes = {f.shape for f in sparse}
@@ -180,7 +464,18 @@ def read_video(path: str, *, n_frames: int = 32, dense: int = 0, dense_max_side:
         got_idx = [got_idx[k] for k in keep]
         warnings.append("frame size changes within the video; kept frames of the most common size")
     frames = np.stack(sparse)
+    if len(frames) >= MIN_FRAMES and all(np.array_equal(frames[0], f) for f in frames[1:]):
+        raise VideoError("still_image", f"all {len(frames)} sampled frames are identical: a still picture shown as "
+                                        "a video (nothing moves); not scored")
     h, w = frames.shape[1:3]
+    sh, sw = src_shape or (h, w)
+    if scale < 1.0:
+        warnings.append(f"frames downscaled from {sw}x{sh} to {w}x{h} px for decoding (at most {max_side} px a side)")
+    if t_first is not None and t_last is not None and n_decoded > 2 and t_last > t_first:
+        ts_fps = (n_decoded - 1) / ((t_last - t_first) / 1000.0)
+        if not FPS_RANGE[0] <= ts_fps <= 1000 and fps_ok:
+            warnings.append(f"frame timestamps give a frame rate of {ts_fps:.3g} fps against {fps:g} fps announced; "
+                            f"temporal features assume {fps:g} fps")
     n_total = max(n_decoded, n_header) if n_decoded > last_needed else n_decoded
     info = {
         "width": int(w),
@@ -190,8 +485,11 @@ def read_video(path: str, *, n_frames: int = 32, dense: int = 0, dense_max_side:
         "codec": codec,
         "rotation": rotation,
         "file_bytes": int(size),
-        # bits per pixel per frame: a container-level compression estimate
-        "bits_per_pixel": float(8.0 * size / max(1, w * h * max(n_total, 1))),
+        # bits per pixel per frame, of the file as stored: a container-level compression estimate
+        "bits_per_pixel": float(8.0 * size / max(1, sw * sh * max(n_total, 1))),
+        "source_width": int(sw),
+        "source_height": int(sh),
+        "decode_scale": float(scale),
     }
     dense_arr = None
     if dense_frames and len({f.shape for f in dense_frames}) == 1:

@@ -59,6 +59,8 @@ def read_predictions(path) -> list[dict]:
                     "prob": _float(r.get("label")),
                     "raw_score": _float(r.get("raw_score")),
                     "status": (r.get("status") or "").strip() or "ok",
+                    "content_hash": (r.get("content_hash") or "").strip(),
+                    "in_training": (r.get("in_training") or "").strip().lower() == "yes",
                 }
             )
     return rows
@@ -174,6 +176,7 @@ def evaluate(
     seed: int = 0,
     level: float = 0.95,
     by: tuple[str, ...] = ("method", "dataset", "group"),
+    training_hashes: set | None = None,
 ) -> dict:
     """Score ``predictions_csv`` against the labels in ``labels_source``.
 
@@ -185,7 +188,10 @@ def evaluate(
     name in ``by`` (``per_method`` scores each method's fakes against all real
     videos; ``per_group`` and ``per_dataset`` score each subset as it is), and
     the bookkeeping of the join: ``n_predictions``, ``n_matched``,
-    ``unmatched``, ``ambiguous``, ``status_counts``, ``n_missing_prob``.
+    ``unmatched``, ``ambiguous``, ``status_counts``, ``n_missing_prob``, and
+    ``in_training``: the matched videos that were in the model's own training
+    set (marked so by ``predict.py``, or whose content hash is in
+    ``training_hashes``, the model card's list).
     """
     preds = read_predictions(predictions_csv)
     records = [r for r in read_labels(str(labels_source)) if r.label is not None]
@@ -224,6 +230,7 @@ def evaluate(
         "n_missing_prob": int(missing.sum()),
         "status_counts": dict(Counter(pr["status"] for pr, _ in rows)),
         "labels_without_prediction": len(records) - len(seen),
+        "in_training": _in_training(rows, training_hashes),
     }
     if not rows:
         result["overall"] = {}
@@ -248,6 +255,23 @@ def evaluate(
         else:
             result[f"per_{name}"] = group_metrics(y, p, keys, clip=clip)
     return result
+
+
+def _in_training(rows, hashes) -> list[str]:
+    """Matched predictions whose video the model was trained on: marked by predict.py, or by content hash."""
+    from pipeline.cache import file_hash
+
+    out = []
+    for pr, rec in rows:
+        hit = pr["in_training"] or (hashes and pr["content_hash"] in hashes)
+        if not hit and hashes and not pr["content_hash"] and os.path.isfile(rec.path):
+            try:
+                hit = file_hash(rec.path) in hashes
+            except OSError:
+                hit = False
+        if hit:
+            out.append(pr["key"])
+    return out
 
 
 def _fmt(v) -> str:
@@ -276,6 +300,11 @@ def format_text(result: dict) -> str:
         lines.append("  status: " + ", ".join(f"{k}={v}" for k, v in sorted(result["status_counts"].items())))
     if result["n_missing_prob"]:
         lines.append(f"  {result['n_missing_prob']} videos without a probability were scored 0.5")
+    if result.get("in_training"):
+        n = len(result["in_training"])
+        lines.append(f"WARNING: {n} of the {result['n_matched']} labelled videos were in this model's own training "
+                     f"set (same content): the metrics below overstate how well it does on new videos "
+                     f"({', '.join(result['in_training'][:3])}{' ...' if n > 3 else ''})")
     o = result.get("overall")
     if not o:
         lines.append("nothing to score")

@@ -2,41 +2,93 @@
 from __future__ import annotations
 
 import csv
+import math
+import os
 
-__all__ = ["PRED_COLUMNS", "UNSCORED", "PredictionWriter", "FeatureWriter"]
+__all__ = ["PRED_COLUMNS", "UNSCORED", "PredictionWriter", "FeatureWriter", "read_prediction_rows",
+           "NotAPredictionsFile"]
 
 PRED_COLUMNS = ["filename", "label", "status", "message", "n_frames", "n_faces", "n_tracks", "raw_score",
-                "track", "top_fake_features", "path", "seconds"]
+                "track", "top_fake_features", "path", "seconds", "content_hash", "in_training"]
 #: P(fake) written for files that could not be scored: the uninformative prior
 UNSCORED = 0.5
 
 
-class PredictionWriter:
-    """Writes one row per video and flushes it at once, so a crash or Ctrl-C never loses finished rows."""
+class NotAPredictionsFile(ValueError):
+    """An existing file that ``predict.py --resume`` cannot continue."""
 
-    def __init__(self, fh):
+
+class PredictionWriter:
+    """Writes one row per video and flushes it at once, so a crash or Ctrl-C never loses finished rows.
+
+    ``header=False`` appends to a file that already has the header (``--resume``).
+    """
+
+    def __init__(self, fh, *, header: bool = True):
         self._fh = fh
         self._w = csv.DictWriter(fh, fieldnames=PRED_COLUMNS, extrasaction="ignore")
-        self._w.writeheader()
+        if header:
+            self._w.writeheader()
         fh.flush()
 
     def write(self, row: dict) -> None:
-        self._w.writerow({k: (f"{v:.6f}" if k == "label" else v) for k, v in row.items()})
+        self._w.writerow({k: (f"{float(v):.6f}" if k == "label" and v != "" else v) for k, v in row.items()})
         self._fh.flush()
 
 
-class FeatureWriter:
-    """The scored face track's feature row per video (``--features-out``), opened on the first row."""
+def read_prediction_rows(path: str) -> list[dict]:
+    """The complete rows of an existing predictions CSV (for ``--resume``).
 
-    def __init__(self, path: str, names: list[str]):
+    A last line cut short by a kill (missing fields, or a label that is not a number) is dropped, so its video
+    is done again. Raises :class:`NotAPredictionsFile` when the file is not one ``predict.py`` wrote.
+    """
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            fields = reader.fieldnames or []
+            if not {"filename", "label", "status", "path"} <= set(fields):
+                raise NotAPredictionsFile(f"{path} is not a predictions CSV written by predict.py (its header is "
+                                          f"{','.join(fields)[:80] or 'empty'}); use --force to overwrite it")
+            rows = []
+            for r in reader:
+                if None in r or any(r.get(k) is None for k in fields):
+                    continue  # a row cut short (or with extra cells): do it again
+                try:
+                    if not math.isfinite(float(r["label"])):
+                        continue
+                except ValueError:
+                    continue
+                rows.append(r)
+    except UnicodeDecodeError:
+        raise NotAPredictionsFile(f"{path} is not a predictions CSV (not UTF-8 text); use --force to overwrite it") \
+            from None
+    return rows
+
+
+class FeatureWriter:
+    """The scored face track's feature row per video (``--features-out``), opened on the first row.
+
+    With ``append`` (``--resume``), rows are added to an existing file with the same columns.
+    """
+
+    def __init__(self, path: str, names: list[str], *, append: bool = False):
         self.path, self.names = path, list(names)
         self._fh = self._w = None
+        self.append = append
 
     def write(self, path: str, features: dict) -> None:
         if self._w is None:
-            self._fh = open(self.path, "w", newline="")
+            header = True
+            mode = "w"
+            if self.append and os.path.isfile(self.path) and os.path.getsize(self.path) > 0:
+                with open(self.path, newline="") as fh:
+                    old = next(csv.reader(fh), [])
+                if old == ["path"] + self.names:
+                    mode, header = "a", False
+            self._fh = open(self.path, mode, newline="")
             self._w = csv.DictWriter(self._fh, fieldnames=["path"] + self.names, extrasaction="ignore")
-            self._w.writeheader()
+            if header:
+                self._w.writeheader()
         self._w.writerow(dict(features, path=path))
         self._fh.flush()
 
