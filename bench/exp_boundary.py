@@ -655,6 +655,40 @@ def stage_model(args):
         json.dump(results, f, indent=1, default=lambda o: o.item() if hasattr(o, "item") else str(o))
 
 
+def stage_gencheck(args):
+    """``generated/`` against the same-format reals, all scored by ONE model that saw neither.
+
+    The model stage scores those reals out of fold and the generated clips by the mean of the fold
+    models (scores of a different spread); here one model is trained on the training videos that are
+    not 256/512-px face-crop clips, and scores both sides alike.
+    """
+    rows = manifest()
+    by_path = {r["path"]: r for r in rows}
+    train_paths = [p for p, _ in jobs_for("train")]
+    data = load_rows(train_paths, "train")
+    same = [p for p in train_paths if p in data and by_path[p]["size"] in ("256x256", "512x512")]
+    rest = [p for p in train_paths if p in data and p not in same]
+    names = data[rest[0]]["_names"]
+    gen = [r["path"] for r in rows if r["path"].startswith("generated/")]
+    edata = load_rows(gen, "eval")
+    gen = [p for p in gen if p in edata]
+    y = [1] * len(gen) + [0] * len(same)
+    g = [p.rsplit("_SR", 1)[0].rsplit("_512", 1)[0] for p in gen] + same
+    out = {}
+    print(f"one model on {len(rest)} training videos; {len(gen)} generated vs {len(same)} same-format reals")
+    for fs, keep in FEATURE_SETS.items():
+        cols = np.array([i for i, n in enumerate(names) if keep(n)])
+        x, yy = _training_matrix(data, rest, cols, np.random.default_rng(7))
+        model = _fit(x, yy, [names[c] for c in cols])
+        sc = [_video_scores(model, edata[p]["orig"], cols)[0] for p in gen] + \
+             [_video_scores(model, data[p]["orig"], cols)[0] for p in same]
+        for agg in AGGREGATIONS:
+            out[f"{fs}/{agg}"] = auc_ci(y, [q[agg] for q in sc], g)
+            print(f"   {fs}/{agg:10s} {_fmt(out[f'{fs}/{agg}'])}", flush=True)
+    with open(os.path.join(CACHE, f"gencheck_{run_name()}.json"), "w") as f:
+        json.dump(out, f, indent=1)
+
+
 def main(argv=None):
     global SYNTH, GRID
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -668,6 +702,7 @@ def main(argv=None):
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--limit", type=int, default=0)
     sub.add_parser("model")
+    sub.add_parser("gencheck")
     for p_ in sub.choices.values():
         p_.add_argument("--synth", default=SYNTH, choices=["varied", "lowres"])
         p_.add_argument("--grid", default=GRID, choices=["base", "wide"])
@@ -675,7 +710,8 @@ def main(argv=None):
     SYNTH, GRID = args.synth, args.grid
     os.environ["EXP_SYNTH"], os.environ["EXP_GRID"] = SYNTH, GRID
     print(f"variant: synth={SYNTH} grid={GRID}", flush=True)
-    {"crops": stage_crops, "profiles": stage_profiles, "model": stage_model}[args.stage](args)
+    {"crops": stage_crops, "profiles": stage_profiles, "model": stage_model,
+     "gencheck": stage_gencheck}[args.stage](args)
 
 
 if __name__ == "__main__":
