@@ -157,7 +157,7 @@ def h264(frames: np.ndarray, crf: int) -> np.ndarray:
     """Round-trip RGB frames through libx264 (PyAV) at ``crf``, yuv420p; geometry kept."""
     import av
 
-    t, h, w = frames.shape[:3]
+    h, w = frames.shape[1:3]
     ph, pw = h + h % 2, w + w % 2
     x = np.pad(frames, ((0, 0), (0, ph - h), (0, pw - w), (0, 0)), mode="edge") if (ph, pw) != (h, w) else frames
     buf = io.BytesIO()
@@ -188,7 +188,7 @@ def degrade(frames, boxes, landmarks, spec):
     import cv2
 
     f = spec["factor"]
-    t, h, w = frames.shape[:3]
+    h, w = frames.shape[1:3]
     if f < 0.999:
         nw, nh = max(16, round(w * f)), max(16, round(h * f))
         frames = np.stack([cv2.resize(x, (nw, nh), interpolation=cv2.INTER_AREA) for x in frames])
@@ -315,8 +315,7 @@ def stage_crops(args):
     if args.limit:
         jobs = jobs[: args.limit]
     t0 = time.perf_counter()
-    log = open(os.path.join(CACHE, "crops.log"), "a")
-    with ProcessPoolExecutor(args.workers) as ex:
+    with open(os.path.join(CACHE, "crops.log"), "a") as log, ProcessPoolExecutor(args.workers) as ex:
         for i, (path, status, sec) in enumerate(ex.map(crop_job, jobs, chunksize=1)):
             msg = f"{i + 1}/{len(jobs)} {status} {sec:.1f}s {path}"
             print(msg, flush=True)
@@ -523,7 +522,8 @@ def stage_model(args):
     lap_auc = roc_auc(lab, lap)
     lap_sign = 1.0 if lap_auc >= 0.5 else -1.0
     results["laplacian_train_auc"] = lap_auc
-    print(f"mean-Laplacian on the training pool: AUC {lap_auc:.3f} -> fake when {'higher' if lap_sign > 0 else 'lower'}")
+    print(f"mean-Laplacian on the training pool: AUC {lap_auc:.3f} -> fake when "
+          f"{'higher' if lap_sign > 0 else 'lower'}")
 
     # ---- grouped CV by video
     folds = 5
@@ -648,7 +648,8 @@ def stage_model(args):
     results["importance_top"] = imp[:25]
     results["importance_by_measure"] = by_measure
     results["importance_by_version"] = by_version
-    print("\nimportance (gain share) by measurement:", {k: round(v, 3) for k, v in sorted(by_measure.items(), key=lambda t: -t[1])})
+    print("\nimportance (gain share) by measurement:",
+          {k: round(v, 3) for k, v in sorted(by_measure.items(), key=lambda t: -t[1])})
     print("by version:", {k: round(v, 3) for k, v in by_version.items()})
     print("top:", [(n, round(v, 3)) for n, v in imp[:15]])
     with open(os.path.join(CACHE, f"results_{run_name()}.json"), "w") as f:

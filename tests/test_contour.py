@@ -144,7 +144,7 @@ def test_profiles_outside_the_frame_are_invalid():
     boxes = np.array([[10.0, 10.0, 110.0, 110.0]] * T)  # a face near the top-left corner of a 200x300 frame
     scale = np.full(T, S / 200.0)  # crop side 200 px of frame
     inside = C.inside_frame(boxes, scale, (200, 300), S)
-    smp, valid, pr = C.sample_profiles(maps, np.asarray(C.ellipse_in_crop(boxes, scale, S)), inside=inside)
+    _, valid, _ = C.sample_profiles(maps, np.asarray(C.ellipse_in_crop(boxes, scale, S)), inside=inside)
     # the crop starts at frame (-40, -40): up and left of the face centre is overhang
     a = C.DEFAULT_GRID.n_angles
     up_left = (3 * a) // 8  # phi = -3 pi / 4
