@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark clips: 10-s 1080p30 H.264 files made on the fly, never committed (``*.mp4`` is ignored).
 
-    python bench/clips.py OUT_DIR          # writes what the sources on this machine allow, prints the paths
+    python bench/clips.py OUT_DIR [--carphone]   # writes what the sources here allow, prints the paths
 
 * ``actor_*.mp4``: the five FaceForensics++ actor originals in ``../shared/data/labelled`` (1080p, 24 fps),
   their first 300 frames re-encoded as 10 s at 30 fps (libx264, CRF 23, ``veryfast``): the clips of issue 10.
@@ -52,17 +52,25 @@ def _pingpong(frames: list, n: int):
 
 
 class _Writer:
-    """libx264 through PyAV, one RGB frame at a time."""
+    """libx264 through PyAV, one RGB frame at a time (MPEG-4 part 2 through OpenCV where PyAV is missing,
+    as on a lent GPU machine)."""
 
     def __init__(self, path: str, *, fps: int = FPS, crf: int = 23):
-        import av
-
+        try:
+            import av
+        except ImportError:
+            self.out = None
+            self.cv = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), fps, (W, H))
+            return
         self.out = av.open(path, mode="w")
         self.stream = self.out.add_stream("libx264", rate=Fraction(fps))
         self.stream.width, self.stream.height, self.stream.pix_fmt = W, H, "yuv420p"
         self.stream.options = {"crf": str(crf), "preset": "veryfast"}
 
     def write(self, rgb: np.ndarray) -> None:
+        if self.out is None:
+            self.cv.write(cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR))
+            return
         import av
 
         yuv = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YUV_I420)
@@ -70,6 +78,9 @@ class _Writer:
             self.out.mux(p)
 
     def close(self) -> None:
+        if self.out is None:
+            self.cv.release()
+            return
         for p in self.stream.encode():
             self.out.mux(p)
         self.out.close()
@@ -139,10 +150,13 @@ def carphone_clip(out_dir: str) -> str:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    only_carphone = "--carphone" in argv
+    argv = [a for a in argv if a != "--carphone"]
     out = argv[0] if argv else os.path.join(ROOT, ".cache", "bench_clips")
     os.makedirs(out, exist_ok=True)
     sys.path.insert(0, ROOT)
-    for p in actor_clips(out) + [three_faces_clip(out), carphone_clip(out)]:
+    clips = [carphone_clip(out)] if only_carphone else actor_clips(out) + [three_faces_clip(out), carphone_clip(out)]
+    for p in clips:
         if p:
             print(p)
     return 0
