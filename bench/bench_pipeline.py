@@ -158,17 +158,32 @@ def _tree_rss(proc) -> tuple[int, int]:
     return total, biggest
 
 
-def predict_wall(videos, workers: int, *, code: str, env_extra: dict | None = None, device: str = "cpu") -> dict:
-    """Wall seconds of one ``predict.py`` process over ``videos``, peak RSS of its process tree, statuses."""
+#: environment that pins every thread pool of a process to one thread (what pipeline.threads.limit_threads
+#: sets), for simulating pinned workers around an unchanged predict.py
+PINNED_ENV = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                               "OPENCV_FOR_THREADS_NUM", "OPENCV_FFMPEG_THREADS")}
+
+
+def predict_wall(videos, workers: int, *, code: str, env_extra: dict | None = None, device: str = "cpu",
+                 runner: str = "predict") -> dict:
+    """Wall seconds of one ``predict.py`` process over ``videos``, peak RSS of its process tree, statuses.
+
+    ``runner``: ``predict`` (the product), ``pinned`` (the product with every thread pool pinned to one
+    thread through the environment) or ``sim`` (``bench/predict_batch_sim.py``: forked, pinned workers)."""
     import psutil
 
     out_csv = tempfile.mktemp(suffix=".csv")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [code, os.environ.get("PYTHONPATH")])),
                **(env_extra or {}))
     env.pop("DFF_CODE", None)
-    cmd = [sys.executable, os.path.join(code, "predict.py"), *videos, "-o", out_csv, "--workers", str(workers),
-           "--device", device]
+    if runner == "pinned":
+        env.update(PINNED_ENV)
+    script = os.path.join(HERE, "predict_batch_sim.py") if runner == "sim" else os.path.join(code, "predict.py")
+    cmd = [sys.executable, script, *videos, "-o", out_csv, "--workers", str(workers), "--device", device]
+    import resource
+
     l0 = load()
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, cwd=code, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     ps = psutil.Process(p.pid)
@@ -178,6 +193,8 @@ def predict_wall(videos, workers: int, *, code: str, env_extra: dict | None = No
         peak_total, peak_one = max(peak_total, tot), max(peak_one, one)
         time.sleep(0.05)
     wall = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the whole process tree, workers included, once reaped
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     err = p.stderr.read()
     if p.returncode:
         raise SystemExit(err)
@@ -186,7 +203,8 @@ def predict_wall(videos, workers: int, *, code: str, env_extra: dict | None = No
     with open(out_csv) as f:
         rows = list(csv.DictReader(f))
     os.remove(out_csv)
-    return {"wall": wall, "per_video": wall / len(videos), "peak_rss_mb": peak_total / 2**20,
+    return {"wall": wall, "per_video": wall / len(videos), "cpu_per_video": cpu / len(videos),
+            "peak_rss_mb": peak_total / 2**20,
             "peak_worker_mb": peak_one / 2**20, "statuses": sorted({r["status"] for r in rows}),
             "labels": {os.path.basename(r["path"]): r["label"] for r in rows}, "load": f"{l0} .. {load()}"}
 
@@ -194,18 +212,22 @@ def predict_wall(videos, workers: int, *, code: str, env_extra: dict | None = No
 def run_e2e(args) -> None:
     code = args.code or ROOT
     print(f"machine: {machine()}; predict.py --device {args.device} from {code}; {len(args.video)} videos; "
-          f"median of {args.repeat}")
-    print("| workers | wall s (whole process) | s per video | peak RSS, process tree (MB) | largest process (MB) "
-          "| statuses | load before .. after |\n|---|---|---|---|---|---|---|")
-    per = {}
-    for w in args.workers:
-        runs = [predict_wall(args.video, w, code=code, device=args.device) for _ in range(args.repeat)]
-        r = sorted(runs, key=lambda x: x["wall"])[len(runs) // 2]
-        per[w] = r["per_video"]
-        print(f"| {w} | {r['wall']:.2f} | {r['per_video']:.2f} | {r['peak_rss_mb']:.0f} | {r['peak_worker_mb']:.0f} "
-              f"| {','.join(r['statuses'])} | {r['load']} |", flush=True)
-    if 1 in per and 2 in per:
-        print(f"\nthroughput of 2 workers / 1 worker: {per[1] / per[2]:.2f}x")
+          f"median of {args.repeat}; runners {', '.join(args.runner)}")
+    print("| runner | workers | wall s (whole process) | s per video | CPU s per video (process tree) "
+          "| peak RSS, process tree (MB) | largest process (MB) | statuses | load before .. after |\n"
+          "|---|---|---|---|---|---|---|---|---|")
+    for runner in args.runner:
+        per = {}
+        for w in args.workers:
+            runs = [predict_wall(args.video, w, code=code, device=args.device, runner=runner)
+                    for _ in range(args.repeat)]
+            r = sorted(runs, key=lambda x: x["wall"])[len(runs) // 2]
+            per[w] = r["per_video"]
+            print(f"| {runner} | {w} | {r['wall']:.2f} | {r['per_video']:.2f} | {r['cpu_per_video']:.2f} "
+                  f"| {r['peak_rss_mb']:.0f} | {r['peak_worker_mb']:.0f} | {','.join(r['statuses'])} | {r['load']} |",
+                  flush=True)
+        if 1 in per and 2 in per:
+            print(f"| {runner} | 2 vs 1 | throughput **{per[1] / per[2]:.2f}x** | | | | | | |", flush=True)
 
 
 def run_devices(args) -> None:
@@ -246,6 +268,9 @@ def main(argv=None):
                     help="stage timers: wall clock, or this process's CPU time (steadier on a loaded machine)")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--code", default=None, help="run another checkout of the project")
+    ap.add_argument("--runner", nargs="+", default=["predict"], choices=["predict", "pinned", "sim"],
+                    help="e2e: the product (predict), with pinned thread pools (pinned), or with the recommended "
+                         "batch layer (sim: bench/predict_batch_sim.py)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     if args.mode == "clips":

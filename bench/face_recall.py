@@ -16,6 +16,9 @@ reference) and as the pipeline now does (:meth:`FaceDetector.detect_frames`: ful
 * primary-track agreement: clips whose first track covers the same frames either way;
 * detection CPU seconds per clip, both ways.
 
+``--scores VIDEO...`` instead runs the shipped model through ``extract_video`` both ways on the given videos
+and prints how much the features and P(fake) move (the price of the reduced detection in the output).
+
 Only these aggregates are printed; nothing derived from the research-only clips is written.
 """
 from __future__ import annotations
@@ -70,14 +73,43 @@ def compare(path: str, det: FaceDetector, *, frames: int, key_every: int) -> dic
     }
 
 
+def score_shift(videos) -> None:
+    """Feature and P(fake) changes of the shipped model when detection runs on every frame vs as now."""
+    from cli.common import calculators_by_key
+    from modeling.detector import DetectorModel
+    from pipeline import faces
+    from pipeline.extract import extract_video
+
+    model = DetectorModel.load()
+    calcs = calculators_by_key(model.card["calculators"])
+    print("| video | tracks (full / reduced) | P(fake) full -> reduced | median relative feature change "
+          "| 90th pct | features changed > 10 % |\n|---|---|---|---|---|---|")
+    default = faces.KEY_EVERY
+    for v in videos:
+        out = {}
+        for name, k in (("full", 1), ("reduced", default)):
+            faces.KEY_EVERY = k
+            r = extract_video(v, calculators=calcs)[0]
+            out[name] = (r, max(model.score_track(t.values, t.features).prob for t in r.tracks))
+        faces.KEY_EVERY = default
+        (rf, pf), (rr, pr) = out["full"], out["reduced"]
+        a, b = rf.tracks[0].features, rr.tracks[0].features
+        rel = np.array([abs(a[c] - b[c]) / max(abs(a[c]), 1e-3) for c in a if np.isfinite(a[c]) and np.isfinite(b[c])])
+        print(f"| {os.path.basename(v)} | {len(rf.tracks)} / {len(rr.tracks)} | {pf:.3f} -> {pr:.3f} "
+              f"| {np.median(rel):.4f} | {np.quantile(rel, 0.9):.3f} | {np.mean(rel > 0.1):.3f} |", flush=True)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
+    ap.add_argument("--scores", nargs="+", default=None, metavar="VIDEO")
     ap.add_argument("--subset", nargs="+", default=["labelled", "real"])
     ap.add_argument("--frames", type=int, default=32)
     ap.add_argument("--key-every", type=int, default=None)
     ap.add_argument("--limit", type=int, default=0, help="at most this many clips per subset (0: all)")
     ap.add_argument("--min-height", type=int, default=0, help="only clips at least this tall")
     args = ap.parse_args(argv)
+    if args.scores:
+        return score_shift(args.scores)
     from pipeline import faces
 
     key_every = args.key_every or faces.KEY_EVERY

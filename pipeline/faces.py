@@ -186,9 +186,11 @@ class FaceDetector:
             return self.detect(frame)
         return dets
 
-    def detect_frames(self, frames, *, key_every: int = KEY_EVERY) -> list[list[Detection]]:
+    def detect_frames(self, frames, *, key_every: int | None = None) -> list[list[Detection]]:
         """Detections in each of the sampled ``frames`` (module docstring): :meth:`detect` on every
-        ``key_every``-th frame and the last, :meth:`detect_tracked` in between."""
+        ``key_every``-th frame (default :data:`KEY_EVERY`; 1: every frame) and the last,
+        :meth:`detect_tracked` in between."""
+        key_every = KEY_EVERY if key_every is None else key_every
         n = len(frames)
         if key_every <= 1 or n <= 2:
             return [self.detect(f) for f in frames]
