@@ -90,7 +90,8 @@ def test_the_stand_in_refuses_implicit_host_conversion_as_cupy_does():
     a = dc.xp.asarray(np.arange(16, dtype=np.float32).reshape(4, 4))
     for leak in (lambda: np.asarray(a), lambda: np.array(a), lambda: cv2.GaussianBlur(a, (3, 3), 0),
                  lambda: scipy.ndimage.uniform_filter(a, 3), lambda: pywt.dwt2(a, "haar"), lambda: float(a),
-                 lambda: int(a[0]), lambda: a + np.ones(4), lambda: np.ones(4) * a, lambda: np.stack([a, np.ones((4, 4))]),
+                 lambda: int(a[0]), lambda: a + np.ones(4), lambda: np.ones(4) * a,
+                 lambda: np.stack([a, np.ones((4, 4))]),
                  lambda: dc.xp.where(np.ones((4, 4)) > 0, a, 0), lambda: dc.ndimage.uniform_filter(np.ones((4, 4)), 3)):
         with pytest.raises((TypeError, cv2.error)):  # OpenCV: "src is not a numpy array"
             leak()
@@ -98,7 +99,8 @@ def test_the_stand_in_refuses_implicit_host_conversion_as_cupy_does():
     s = (np.float32(2) * a + 1).sum()
     assert isinstance(s, dc.DeviceArray) and s.ndim == 0 and float(s) == 2 * 120 + 16
     assert isinstance(np.log1p(a), dc.DeviceArray) and isinstance(np.mean(a, axis=0), dc.DeviceArray)
-    assert isinstance(dc.xp.fft.rfft2(a), dc.DeviceArray) and isinstance(dc.ndimage.uniform_filter(a, 3), dc.DeviceArray)
+    assert isinstance(dc.xp.fft.rfft2(a), dc.DeviceArray)
+    assert isinstance(dc.ndimage.uniform_filter(a, 3), dc.DeviceArray)
     assert backend.get_namespace(np.ones(2), a) is dc.xp and backend.ndimage_for(dc.xp) is dc.ndimage
     assert backend.array_module("hostcheck") is dc.xp
     assert isinstance(backend.to_device(np.ones(3), "hostcheck"), dc.DeviceArray)
@@ -109,7 +111,8 @@ def test_the_stand_in_refuses_implicit_host_conversion_as_cupy_does():
 
 def test_a_host_leak_in_a_calculator_is_caught(carphone_frames):
     """The point of device mode: a calculator that hands a device array to OpenCV fails here."""
-    leaky = Calculator("spectral", "leaky", lambda t: {"x": cv2.Laplacian(t.gray_crops(), cv2.CV_32F).mean(axis=(1, 2))})
+    leaky = Calculator("spectral", "leaky",
+                       lambda t: {"x": cv2.Laplacian(t.gray_crops(), cv2.CV_32F).mean(axis=(1, 2))})
     track = build_track(carphone_frames[:4], np.tile([40, 20, 120, 110], (4, 1)), xp=dc.xp)
     _, errors = compute_values(track, [leaky])
     assert "spectral.leaky" in errors
