@@ -1,112 +1,289 @@
 #!/usr/bin/env python
-"""Seconds per video and per stage (decode, detection, crops, features per family, model).
+"""Seconds per video: per stage inside ``extract_video``, and end to end around the real ``predict.py``.
 
-Stages are timed inside ``pipeline.extract.extract_video``, so the figures are
-those of the product's own path (dense-window detections included); on CUDA,
-a family's time includes its device synchronisation only where its code syncs.
+    python bench/bench_pipeline.py stages [VIDEO...] [--repeat 3] [--device cpu|cuda] [--features all]
+    python bench/bench_pipeline.py e2e VIDEO... [--workers 1 2] [--repeat 1]
+    python bench/bench_pipeline.py devices VIDEO [--repeat 3]   # stages on cpu and cuda side by side
+    python bench/bench_pipeline.py clips [DIR]          # make the 10-s 1080p30 H.264 clips (bench/clips.py)
 
-    python bench/bench_pipeline.py [VIDEO] [--frames 32] [--repeat 3] [--device cpu|cuda] [--features all]
+``stages`` times the product's own path (``pipeline.extract.extract_video``: decode, detection with the
+dense-window detections, crops of every track, each family, then the shipped model), medians over
+``--repeat`` runs after one warm-up, with the process CPU time beside the wall time: on a shared machine
+the CPU seconds say what the work costs, the wall seconds what the load made of it. ``e2e`` runs
+``python predict.py VIDEO... -o out.csv --workers N`` as a new user would (cold process, shipped model) and
+times the whole process by wall clock, with the peak memory (RSS) of the process tree. Every figure is
+printed with the load average around it. ``--code DIR`` runs another checkout of the project (for the
+"before" column of a before/after table: ``git archive COMMIT | tar -x -C DIR``).
 
-With no VIDEO, a 10-s 1080p30 clip is synthesised from carphone_pristine.mp4
-(upscaled, looped, MPEG-4 part 2 since OpenCV wheels carry no H.264 encoder).
-Prints a Markdown table for bench/RESULTS.md. The batch figure runs the
-pipeline over ``--batch`` copies with one worker per core, as predict.py does.
+With no VIDEO, ``stages`` makes the clips of :mod:`bench.clips` in ``.cache/bench_clips``.
+On CUDA a family's time includes its device synchronisation only where its code syncs (every
+calculator returns host values, so each family ends synchronised).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from features.registry import select  # noqa: E402
-from forensics.backend import resolve_device  # noqa: E402
-from pipeline.extract import extract_video  # noqa: E402
-from modeling.detector import DetectorModel  # noqa: E402
-
-def synth_1080p(path: str, seconds: float = 10.0, fps: int = 30) -> str:
-    import cv2
-
-    from pipeline.samples import carphone_path
-
-    cap = cv2.VideoCapture(carphone_path())
-    src = []
-    while True:
-        ok, f = cap.read()
-        if not ok:
-            break
-        src.append(cv2.resize(f, (1920, 1080), interpolation=cv2.INTER_CUBIC))
-    w = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), fps, (1920, 1080))
-    n = int(seconds * fps)
-    for i in range(n):
-        k = i % (2 * len(src) - 2)
-        w.write(src[k if k < len(src) else 2 * len(src) - 2 - k])  # ping-pong loop, no jump cut
-    w.release()
-    return path
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.environ.get("DFF_CODE") or os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
 
 
-def bench_once(path, calcs, frames, dense, device, model):
-    """Stage timings of the product's own extraction (``extract_video``), plus the model."""
-    r = extract_video(path, calculators=calcs, n_frames=frames, dense=dense, device=device)[0]
-    if r.status != "ok":
-        raise SystemExit(f"{path}: {r.status}: {r.message}")
-    t = dict(r.timings)
-    if model is not None:
-        t0 = time.perf_counter()
-        model.predict_proba(model.matrix([tr.features for tr in r.tracks]))
-        t["model"] = time.perf_counter() - t0
-    t["total"] = sum(t.values())
-    return t
+def load() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("video", nargs="?")
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores"
+
+
+# --------------------------------------------------------------------------- stages (in process)
+
+
+def stage_runs(path: str, *, frames: int, dense: int, repeat: int, device: str, features: str,
+               clock: str = "wall") -> dict:
+    """Median seconds per stage (``clock``: wall, or this process's CPU time), the median process CPU
+    seconds of the whole extraction and the tracks found, for one video."""
+    from features.registry import select
+    from forensics.backend import resolve_device
+    from modeling.detector import DetectorModel
+    from pipeline.extract import extract_video
+
+    if clock == "cpu":  # the stages' own timers read this process's CPU time instead of the wall clock
+        import importlib
+        import types
+
+        shim = types.SimpleNamespace(perf_counter=time.process_time)
+        for mod in ("pipeline.extract", "features.aggregate"):
+            importlib.import_module(mod).time = shim
+    device = resolve_device(device)
+    calcs = select(features)
+    model = DetectorModel.load()
+    from cli.common import calculators_by_key
+
+    if features == "all":
+        calcs = calculators_by_key(model.card["calculators"])
+
+    def once():
+        c0, t0 = time.process_time(), time.perf_counter()
+        r = extract_video(path, calculators=calcs, n_frames=frames, dense=dense, device=device)[0]
+        if r.status not in ("ok", "partial"):
+            raise SystemExit(f"{path}: {r.status}: {r.message}")
+        t = dict(r.timings)
+        t1 = time.perf_counter() if clock == "wall" else time.process_time()
+        for tr in r.tracks:
+            model.score_track(tr.values, tr.features)
+        t["model"] = (time.perf_counter() if clock == "wall" else time.process_time()) - t1
+        t["total"] = time.perf_counter() - t0
+        t["cpu"] = time.process_time() - c0
+        t["tracks"] = len(r.tracks)
+        return t
+
+    once()  # warm-up: imports, ONNX nets, FFT plans
+    l0 = load()
+    runs = [once() for _ in range(repeat)]
+    keys = list(dict.fromkeys(k for r in runs for k in r))
+    med = {k: float(np.median([r.get(k, 0.0) for r in runs])) for k in keys}
+    med["load"] = f"{l0} .. {load()}"
+    return med
+
+
+def run_stages(args) -> None:
+    videos = args.video or _default_clips()
+    out = {}
+    for v in videos:
+        if args.code:
+            env = dict(os.environ, DFF_CODE=args.code,
+                       PYTHONPATH=os.pathsep.join(filter(None, [args.code, os.environ.get("PYTHONPATH")])))
+            cmd = [sys.executable, os.path.abspath(__file__), "stages", v, "--json", "--repeat", str(args.repeat),
+                   "--frames", str(args.frames), "--dense", str(args.dense), "--device", args.device,
+                   "--features", args.features, "--clock", args.clock]
+            res = subprocess.run(cmd, cwd=args.code, env=env, capture_output=True, text=True)
+            if res.returncode:
+                raise SystemExit(res.stderr)
+            out[v] = json.loads(res.stdout.strip().splitlines()[-1])
+        else:
+            out[v] = stage_runs(v, frames=args.frames, dense=args.dense, repeat=args.repeat, device=args.device,
+                                features=args.features, clock=args.clock)
+    if args.json:
+        print(json.dumps(out[videos[0]] if len(videos) == 1 else out))
+        return
+    print(f"machine: {machine()}; device {args.device}; frames {args.frames}, dense {args.dense}; "
+          f"median of {args.repeat}; stages in {args.clock} seconds; code {args.code or ROOT}")
+    names = [os.path.basename(v) for v in videos]
+    print("| stage | " + " | ".join(names) + " |\n|---|" + "---|" * len(names))
+    keys = list(dict.fromkeys(k for r in out.values() for k in r if k not in ("load",)))
+    for k in keys:
+        cells = []
+        for v in videos:
+            x = out[v].get(k)
+            cells.append("" if x is None else (f"{x:.0f}" if k == "tracks" else f"{x:.3f}"))
+        label = {"total": "**total wall**", "cpu": "**process CPU s**"}.get(k, k)
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    print("| load (1/5/15 min) before .. after | " + " | ".join(out[v]["load"] for v in videos) + " |")
+
+
+# --------------------------------------------------------------------------- end to end (predict.py)
+
+
+def _tree_rss(proc) -> tuple[int, int]:
+    import psutil
+
+    total, biggest = 0, 0
+    try:
+        procs = [proc] + proc.children(recursive=True)
+    except psutil.Error:
+        return 0, 0
+    for p in procs:
+        try:
+            r = p.memory_info().rss
+        except psutil.Error:
+            continue
+        total += r
+        biggest = max(biggest, r)
+    return total, biggest
+
+
+#: environment that pins every thread pool of a process to one thread (what pipeline.threads.limit_threads
+#: sets), for simulating pinned workers around an unchanged predict.py
+PINNED_ENV = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                               "OPENCV_FOR_THREADS_NUM", "OPENCV_FFMPEG_THREADS")}
+
+
+def predict_wall(videos, workers: int, *, code: str, env_extra: dict | None = None, device: str = "cpu",
+                 runner: str = "predict") -> dict:
+    """Wall seconds of one ``predict.py`` process over ``videos``, peak RSS of its process tree, statuses.
+
+    ``runner``: ``predict`` (the product), ``pinned`` (the product with every thread pool pinned to one
+    thread through the environment) or ``sim`` (``bench/predict_batch_sim.py``: forked, pinned workers)."""
+    import psutil
+
+    out_csv = tempfile.mktemp(suffix=".csv")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [code, os.environ.get("PYTHONPATH")])),
+               **(env_extra or {}))
+    env.pop("DFF_CODE", None)
+    if runner == "pinned":
+        env.update(PINNED_ENV)
+    script = os.path.join(HERE, "predict_batch_sim.py") if runner == "sim" else os.path.join(code, "predict.py")
+    cmd = [sys.executable, script, *videos, "-o", out_csv, "--workers", str(workers), "--device", device]
+    import resource
+
+    l0 = load()
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, cwd=code, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    ps = psutil.Process(p.pid)
+    peak_total = peak_one = 0
+    while p.poll() is None:
+        tot, one = _tree_rss(ps)
+        peak_total, peak_one = max(peak_total, tot), max(peak_one, one)
+        time.sleep(0.05)
+    wall = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)  # the whole process tree, workers included, once reaped
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    err = p.stderr.read()
+    if p.returncode:
+        raise SystemExit(err)
+    import csv
+
+    with open(out_csv) as f:
+        rows = list(csv.DictReader(f))
+    os.remove(out_csv)
+    return {"wall": wall, "per_video": wall / len(videos), "cpu_per_video": cpu / len(videos),
+            "peak_rss_mb": peak_total / 2**20,
+            "peak_worker_mb": peak_one / 2**20, "statuses": sorted({r["status"] for r in rows}),
+            "labels": {os.path.basename(r["path"]): r["label"] for r in rows}, "load": f"{l0} .. {load()}"}
+
+
+def run_e2e(args) -> None:
+    code = args.code or ROOT
+    print(f"machine: {machine()}; predict.py --device {args.device} from {code}; {len(args.video)} videos; "
+          f"median of {args.repeat}; runners {', '.join(args.runner)}")
+    print("| runner | workers | wall s (whole process) | s per video | CPU s per video (process tree) "
+          "| peak RSS, process tree (MB) | largest process (MB) | statuses | load before .. after |\n"
+          "|---|---|---|---|---|---|---|---|---|")
+    for runner in args.runner:
+        per = {}
+        for w in args.workers:
+            runs = [predict_wall(args.video, w, code=code, device=args.device, runner=runner)
+                    for _ in range(args.repeat)]
+            r = sorted(runs, key=lambda x: x["wall"])[len(runs) // 2]
+            per[w] = r["per_video"]
+            print(f"| {runner} | {w} | {r['wall']:.2f} | {r['per_video']:.2f} | {r['cpu_per_video']:.2f} "
+                  f"| {r['peak_rss_mb']:.0f} | {r['peak_worker_mb']:.0f} | {','.join(r['statuses'])} | {r['load']} |",
+                  flush=True)
+        if 1 in per and 2 in per:
+            print(f"| {runner} | 2 vs 1 | throughput **{per[1] / per[2]:.2f}x** | | | | | | |", flush=True)
+
+
+def run_devices(args) -> None:
+    """Stages of one video on the CPU and on CUDA, and the speed-up of the features (all families)."""
+    v = (args.video or _default_clips())[0]
+    res = {d: stage_runs(v, frames=args.frames, dense=args.dense, repeat=args.repeat, device=d,
+                         features=args.features) for d in ("cpu", "cuda")}
+    print(f"machine: {machine()}; video {os.path.basename(v)}; frames {args.frames}, dense {args.dense}; "
+          f"median of {args.repeat}, wall seconds")
+    print("| stage | cpu (NumPy) | cuda (CuPy) | speed-up |\n|---|---|---|---|")
+    keys = list(dict.fromkeys(k for r in res.values() for k in r if k not in ("load", "tracks")))
+    for k in keys:
+        a, b = res["cpu"].get(k, 0.0), res["cuda"].get(k, 0.0)
+        print(f"| {k} | {a:.3f} | {b:.3f} | {a / b if b > 0 else float('nan'):.1f}x |")
+    fa = sum(x for k, x in res["cpu"].items() if k.startswith("features:"))
+    fb = sum(x for k, x in res["cuda"].items() if k.startswith("features:"))
+    print(f"| **features, all families** | {fa:.3f} | {fb:.3f} | **{fa / max(fb, 1e-9):.1f}x** |")
+    print(f"| load before .. after | {res['cpu']['load']} | {res['cuda']['load']} | |")
+
+
+def _default_clips() -> list[str]:
+    out = os.path.join(os.path.dirname(HERE), ".cache", "bench_clips")
+    res = subprocess.run([sys.executable, os.path.join(HERE, "clips.py"), out], capture_output=True, text=True,
+                         check=True)
+    return [ln for ln in res.stdout.split() if ln.endswith(".mp4")]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("mode", choices=["stages", "e2e", "devices", "clips"])
+    ap.add_argument("video", nargs="*")
     ap.add_argument("--frames", type=int, default=32)
     ap.add_argument("--dense", type=int, default=64)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--features", default="all")
+    ap.add_argument("--features", default="all", help="'all' is the shipped model's set")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--batch", type=int, default=0, help="also time a batch of this many copies with all cores")
-    args = ap.parse_args()
-    device = resolve_device(args.device)
-    tmp = tempfile.mkdtemp()
-    path = args.video or synth_1080p(os.path.join(tmp, "synth_1080p.mp4"))
-    calcs = select(args.features)
-    try:
-        model = DetectorModel.load()
-    except Exception:
-        model = None
-    bench_once(path, calcs, args.frames, args.dense, device, model)  # warm-up (imports, ONNX load)
-    runs = [bench_once(path, calcs, args.frames, args.dense, device, model) for _ in range(args.repeat)]
-    keys = list(runs[0])
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, device {device}; "
-          f"video {os.path.basename(path)}; frames {args.frames}; median of {args.repeat}")
-    print("| stage | seconds per video |\n|---|---|")
-    for k in keys:
-        print(f"| {k} | {np.median([r[k] for r in runs]):.3f} |")
-    if args.batch:
-        import shutil
-
-        from pipeline.batch import parallel_map
-
-        copies = []
-        for i in range(args.batch):
-            p = os.path.join(tmp, f"copy{i}.mp4")
-            shutil.copy(path, p)
-            copies.append(p)
-        t0 = time.perf_counter()
-        n_workers = os.cpu_count() or 1
-        list(parallel_map(lambda p: extract_video(p, calculators=calcs, n_frames=args.frames, dense=args.dense,
-                                               device=device), copies, n_workers))
-        dt = time.perf_counter() - t0
-        print(f"\nbatch of {args.batch} videos, {n_workers} workers: {dt:.1f} s = {dt / args.batch:.2f} s per video")
+    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                    help="stage timers: wall clock, or this process's CPU time (steadier on a loaded machine)")
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--code", default=None, help="run another checkout of the project")
+    ap.add_argument("--runner", nargs="+", default=["predict"], choices=["predict", "pinned", "sim"],
+                    help="e2e: the product (predict), with pinned thread pools (pinned), or with the recommended "
+                         "batch layer (sim: bench/predict_batch_sim.py)")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    if args.mode == "clips":
+        out = args.video[0] if args.video else os.path.join(os.path.dirname(HERE), ".cache", "bench_clips")
+        subprocess.run([sys.executable, os.path.join(HERE, "clips.py"), out], check=True)
+    elif args.mode == "stages":
+        run_stages(args)
+    elif args.mode == "devices":
+        run_devices(args)
+    else:
+        if not args.video:
+            args.video = [v for v in _default_clips() if os.path.basename(v).startswith("actor_")]
+        run_e2e(args)
 
 
 if __name__ == "__main__":

@@ -188,9 +188,8 @@ def build_track(
         raise ValueError("one box per frame is needed")
     lm = np.full((t, 5, 2), np.nan, np.float32) if landmarks is None else np.asarray(landmarks, np.float32)
     crops = np.empty((t, size, size, 3), np.float32)
-    masks = {k: np.empty((t, size, size), np.float32) for k in ("face", "ring", "boundary", "background")}
     scales = np.empty(t, np.float64)
-    lm_crop = np.full_like(lm, np.nan)
+    origin = np.empty((t, 2), np.float64)  # frame pixel at crop pixel (0, 0), (x, y)
     for i in range(t):
         cx, cy, side = _crop_geometry(boxes[i], margin)
         s = size / side
@@ -199,18 +198,19 @@ def build_track(
         interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
         crops[i] = cv2.warpAffine(frames[i], m, (size, size), flags=interp, borderMode=cv2.BORDER_REPLICATE)
         scales[i] = s
-        b = boxes[i]
-        cb = np.array([s * (b[0] - (cx - side / 2)), s * (b[1] - (cy - side / 2)),
-                       s * (b[2] - (cx - side / 2)), s * (b[3] - (cy - side / 2))])
-        r2 = ellipse_radius2(cb, (size, size))[0]
-        within = {sc: (r2 <= sc**2).astype(np.float32)
-                  for sc in (geo.FACE, geo.BAND_INNER, geo.BAND_OUTER, geo.RING_OUTER, geo.BACKGROUND)}
-        masks["face"][i] = within[geo.FACE]
-        masks["ring"][i] = within[geo.RING_OUTER] * (1 - within[geo.FACE])
-        masks["boundary"][i] = within[geo.BAND_OUTER] * (1 - within[geo.BAND_INNER])
-        masks["background"][i] = 1 - within[geo.BACKGROUND]
-        lm_crop[i, :, 0] = s * (lm[i, :, 0] - (cx - side / 2))
-        lm_crop[i, :, 1] = s * (lm[i, :, 1] - (cy - side / 2))
+        origin[i] = cx - side / 2, cy - side / 2
+    # boxes and landmarks in crop pixels (float32 arithmetic, as per frame before), then every region mask
+    # from one squared-radius map of all frames
+    s32, o32 = scales.astype(np.float32), origin.astype(np.float32)
+    crop_boxes = s32[:, None] * (boxes - np.tile(o32, 2))
+    lm_crop = s32[:, None, None] * (lm - o32[:, None, :])
+    r2 = ellipse_radius2(crop_boxes, (size, size))
+    within = {sc: (r2 <= sc**2).astype(np.float32)
+              for sc in (geo.FACE, geo.BAND_INNER, geo.BAND_OUTER, geo.RING_OUTER, geo.BACKGROUND)}
+    masks = {"face": within[geo.FACE],
+             "ring": within[geo.RING_OUTER] * (1 - within[geo.FACE]),
+             "boundary": within[geo.BAND_OUTER] * (1 - within[geo.BAND_INNER]),
+             "background": 1 - within[geo.BACKGROUND]}
     return FaceTrack(
         crops=xp.asarray(crops),
         face_mask=xp.asarray(masks["face"]),

@@ -23,7 +23,21 @@ __all__ = [
     "to_device",
     "to_numpy",
     "ndimage_for",
+    "register_device",
 ]
+
+#: other array backends by device name (:func:`register_device`): name -> (array type, namespace, ndimage)
+_DEVICES: dict = {}
+#: their array types -> namespace, for :func:`get_namespace`
+_DEVICE_TYPES: dict = {}
+
+
+def register_device(name: str, array_type: type, namespace, ndimage) -> None:
+    """Make a device known by ``name`` besides ``cpu`` and ``cuda``: arrays of ``array_type`` (with a
+    ``.get()`` to host memory) belong to ``namespace``, whose ``scipy.ndimage`` is ``ndimage``. Used by
+    :mod:`forensics.devicecheck`, the CPU stand-in for CuPy that refuses implicit host conversion."""
+    _DEVICES[name] = (array_type, namespace, ndimage)
+    _DEVICE_TYPES[array_type] = namespace
 
 
 @functools.lru_cache(maxsize=1)
@@ -57,19 +71,24 @@ def resolve_device(device: str = "auto") -> str:
 def get_namespace(*arrays):
     """Return ``cupy`` if any argument is a CuPy array, else ``numpy``."""
     for a in arrays:
-        if type(a).__module__.startswith("cupy"):
+        t = type(a)
+        if t.__module__.startswith("cupy"):
             import cupy
 
             return cupy
+        if t in _DEVICE_TYPES:
+            return _DEVICE_TYPES[t]
     return np
 
 
 def array_module(device: str):
-    """``numpy`` for ``cpu``, ``cupy`` for ``cuda``."""
+    """``numpy`` for ``cpu``, ``cupy`` for ``cuda`` (the namespace of a :func:`register_device` device)."""
     if device == "cuda":
         import cupy
 
         return cupy
+    if device in _DEVICES:
+        return _DEVICES[device][1]
     return np
 
 
@@ -79,12 +98,14 @@ def to_device(a, device: str):
         import cupy
 
         return cupy.asarray(a)
+    if device in _DEVICES:
+        return _DEVICES[device][1].asarray(to_numpy(a))
     return to_numpy(a)
 
 
 def to_numpy(a):
     """Return a NumPy array whatever the input's backend (scalars pass through NumPy)."""
-    if type(a).__module__.startswith("cupy"):
+    if type(a).__module__.startswith("cupy") or type(a) in _DEVICE_TYPES:
         return a.get()
     return np.asarray(a)
 
@@ -95,6 +116,9 @@ def ndimage_for(xp):
         import scipy.ndimage
 
         return scipy.ndimage
+    for _, namespace, ndimage in _DEVICES.values():
+        if xp is namespace:
+            return ndimage
     import cupyx.scipy.ndimage
 
     return cupyx.scipy.ndimage

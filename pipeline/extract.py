@@ -160,12 +160,16 @@ def extract_video(
     t0 = time.perf_counter()
     try:
         det = _detector()
-        detections = [det.detect(f) for f in video.frames]
+        detections = det.detect_frames(video.frames)
         tracks = link_tracks(detections)
+        knots = [(video.indices[[p for p, _ in tr]], np.stack([d.box for _, d in tr])) for tr in tracks]
         dense_dets = {}
         if video.dense_frames is not None and tracks:
+            # searched near where the tracks are expected (the whole frame when that is most of it)
+            at = (video.dense_start + np.arange(len(video.dense_frames))).astype(float)
+            guesses = [_interp_boxes(idx.astype(float), boxes * video.dense_scale, at) for idx, boxes in knots]
             for k in range(0, len(video.dense_frames), DENSE_DETECT_STRIDE):
-                dense_dets[k] = det.detect(video.dense_frames[k])
+                dense_dets[k] = det.detect_tracked(video.dense_frames[k], [], [g[k] for g in guesses])
     except Exception as e:  # noqa: BLE001
         return [VideoResult(path, v, "error", f"face detection: {type(e).__name__}: {e}", len(video.frames))
                 for v in variants]
@@ -178,7 +182,6 @@ def extract_video(
                             + (f"; {base_msg}" if base_msg else ""), len(video.frames), n_faces, info=video.info,
                             timings=timings) for v in variants]
 
-    knots = [(video.indices[[p for p, _ in tr]], np.stack([d.box for _, d in tr])) for tr in tracks]
     windows = [_dense_window(video, k, dense_dets) for k in knots]
     results = []
     vseed = video_seed(path, seed)
@@ -201,7 +204,9 @@ def extract_video(
                 pos = np.array([p for p, _ in tr])
                 if win is not None and dense_dev is not None:
                     win = DenseWindow(dense_dev, win.boxes, win.fps, win.start_index, win.scale)
-                ft = build_track(frames[pos], np.stack([d.box for _, d in tr]),
+                # a track through every sampled frame takes them as they are: no copy of 32 full frames
+                whole = len(pos) == len(frames) and bool((pos == np.arange(len(frames))).all())
+                ft = build_track(frames if whole else frames[pos], np.stack([d.box for _, d in tr]),
                                  landmarks=np.stack([d.landmarks for _, d in tr]),
                                  frame_index=video.indices[pos], fps=video.fps, xp=array_module(device), dense=win,
                                  video_info=video.info)
