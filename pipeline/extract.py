@@ -6,16 +6,25 @@ from the same decode, so a synthetic fake is always compared with its own
 original. Every failure becomes a per-file status; nothing here raises for a
 bad file.
 
-Statuses
+Statuses (every row of ``predict.py`` carries one; the README's table gives the messages)
 --------
 ``ok``            features computed
+``partial``       scored, but some calculators failed on the scored face (message names their families)
 ``not_found``     path does not exist
+``not_a_file``    a folder, a device or a symbolic-link loop, not a video file
 ``empty_file``    zero-byte file
 ``unreadable``    not a video, or no decoder for it
+``no_video``      a container with no video stream (e.g. audio only)
+``still_image``   a picture (JPEG, PNG...) or a video whose sampled frames are all identical
+``too_small``     frames too small to hold a face
+``too_large``     frames too large to decode within the memory limit
+``too_short``     fewer frames than the analysis needs
 ``no_frames``     opens but no frame decodes (corrupt or truncated)
-``no_face``       frames decode but no face track was found
-``partial``       scored, but some calculators failed on the scored face (message names their families)
+``no_face``       frames decode but no face track was found, upright or turned
 ``feature_error`` every calculator failed (message says why)
+``timeout``       the video ran past its deadline and its worker was stopped
+``out_of_memory`` its worker went over the memory limit
+``crashed``       its worker died (a crash in a native decoder)
 ``error``         anything unexpected (message holds the exception)
 """
 from __future__ import annotations
@@ -37,14 +46,17 @@ from .video import DecodedVideo, VideoError, read_video
 
 __all__ = ["VideoResult", "TrackResult", "extract_video", "STATUSES", "SCORED", "CalculatorFailure"]
 
-STATUSES = ("ok", "partial", "not_found", "empty_file", "unreadable", "no_frames", "no_face", "feature_error",
-            "error")
+STATUSES = ("ok", "partial", "not_found", "not_a_file", "empty_file", "unreadable", "no_video", "still_image",
+            "too_small", "too_large", "too_short", "no_frames", "no_face", "feature_error", "timeout",
+            "out_of_memory", "crashed", "error")
 #: statuses whose rows carry a score
 SCORED = ("ok", "partial")
 
 
 class CalculatorFailure(RuntimeError):
     """A calculator failed and the caller asked for ``strict`` extraction."""
+
+
 #: stride (frames) of the extra detections inside the dense window
 DENSE_DETECT_STRIDE = 16
 
@@ -113,6 +125,50 @@ def _dense_window(video: DecodedVideo, track_knots: tuple[np.ndarray, np.ndarray
                        start_index=video.dense_start, scale=s)
 
 
+def _detect(video: DecodedVideo, det: FaceDetector):
+    """Detections per sampled frame, face tracks, their (frame index, box) knots, and dense-window detections."""
+    detections = det.detect_frames(video.frames)
+    tracks = link_tracks(detections)
+    knots = [(video.indices[[p for p, _ in tr]], np.stack([d.box for _, d in tr])) for tr in tracks]
+    dense_dets = {}
+    if video.dense_frames is not None and tracks:
+        # searched near where the tracks are expected (the whole frame when that is most of it)
+        at = (video.dense_start + np.arange(len(video.dense_frames))).astype(float)
+        guesses = [_interp_boxes(idx.astype(float), boxes * video.dense_scale, at) for idx, boxes in knots]
+        for k in range(0, len(video.dense_frames), DENSE_DETECT_STRIDE):
+            dense_dets[k] = det.detect_tracked(video.dense_frames[k], [], [g[k] for g in guesses])
+    return detections, tracks, knots, dense_dets
+
+
+#: quarter turns tried when no face is found upright (90 degrees either way first, then upside down)
+ROTATIONS = (1, 3, 2)
+#: sampled frames probed per rotation
+ROTATION_PROBES = 6
+
+
+def _find_rotation(video: DecodedVideo, det: FaceDetector) -> int:
+    """Quarter turns (``np.rot90``) under which faces appear in a few sampled frames; 0 when none does."""
+    probe = video.frames[np.unique(np.linspace(0, len(video.frames) - 1, ROTATION_PROBES).round().astype(int))]
+    for k in ROTATIONS:
+        if sum(bool(det.detect(np.ascontiguousarray(np.rot90(f, k)))) for f in probe) >= 2:
+            return k
+    return 0
+
+
+def _rotated(video: DecodedVideo, k: int) -> DecodedVideo:
+    """``video`` with its sampled and dense frames turned by ``k`` quarter turns."""
+    import dataclasses
+
+    def turn(a):
+        return None if a is None else np.ascontiguousarray(np.rot90(a, k, axes=(1, 2)))
+
+    info = dict(video.info, rotation_applied=90 * k)
+    if k % 2:
+        info["width"], info["height"] = video.info.get("height"), video.info.get("width")
+    return dataclasses.replace(video, frames=turn(video.frames), dense_frames=turn(video.dense_frames), info=info,
+                               warnings=list(video.warnings))
+
+
 def _donor(track, donors, identity: str, seed: int):
     """The donor entry for this video's swap variants (None when the bank has no other identity)."""
     from synthesis.donors import choose_donor, load_donor
@@ -160,16 +216,15 @@ def extract_video(
     t0 = time.perf_counter()
     try:
         det = _detector()
-        detections = det.detect_frames(video.frames)
-        tracks = link_tracks(detections)
-        knots = [(video.indices[[p for p, _ in tr]], np.stack([d.box for _, d in tr])) for tr in tracks]
-        dense_dets = {}
-        if video.dense_frames is not None and tracks:
-            # searched near where the tracks are expected (the whole frame when that is most of it)
-            at = (video.dense_start + np.arange(len(video.dense_frames))).astype(float)
-            guesses = [_interp_boxes(idx.astype(float), boxes * video.dense_scale, at) for idx, boxes in knots]
-            for k in range(0, len(video.dense_frames), DENSE_DETECT_STRIDE):
-                dense_dets[k] = det.detect_tracked(video.dense_frames[k], [], [g[k] for g in guesses])
+        detections, tracks, knots, dense_dets = _detect(video, det)
+        if not tracks:  # a sideways or upside-down video whose rotation metadata is missing: try turning it
+            turned = _find_rotation(video, det)
+            if turned:
+                video = _rotated(video, turned)
+                detections, tracks, knots, dense_dets = _detect(video, det)
+                if tracks:
+                    video.warnings.append(f"no face upright; found after turning the frames {90 * turned} degrees "
+                                          "(rotation metadata missing?)")
     except Exception as e:  # noqa: BLE001
         return [VideoResult(path, v, "error", f"face detection: {type(e).__name__}: {e}", len(video.frames))
                 for v in variants]
@@ -177,7 +232,8 @@ def extract_video(
     n_faces = sum(len(d) for d in detections)
     base_msg = "; ".join(video.warnings)
     if not tracks:
-        return [VideoResult(path, v, "no_face", ("no face found in any sampled frame" if n_faces == 0 else
+        return [VideoResult(path, v, "no_face", ("no face found in any sampled frame, upright or turned"
+                                                 if n_faces == 0 else
                                                  f"{n_faces} scattered detections but no stable face track")
                             + (f"; {base_msg}" if base_msg else ""), len(video.frames), n_faces, info=video.info,
                             timings=timings) for v in variants]

@@ -42,13 +42,7 @@ def corpus_run(tmp_path_factory, carphone_frames, tiny):
     return kinds, rows, rc
 
 
-_ROTATION = pytest.mark.xfail(reason="needs the rotation retry in pipeline/extract.py (no face upright -> try the "
-                                     "frames turned by 90/180/270 degrees), owned by the extraction engineer",
-                              strict=False)
-
-
-@pytest.mark.parametrize("kind", [pytest.param(k, marks=_ROTATION) if k == "rotated_no_metadata" else k
-                                  for k in EXPECTED])
+@pytest.mark.parametrize("kind", list(EXPECTED))
 def test_each_bad_input_gets_its_documented_status_and_a_plain_message(corpus_run, kind):
     kinds, rows, _ = corpus_run
     row = rows[os.path.abspath(kinds[kind])]
@@ -149,3 +143,16 @@ def test_native_log_takes_what_c_libraries_write_to_fd_2(capfd):
     assert capfd.readouterr().err == ""
     assert lines == ["[h264] error while decoding MB 3 4 (x3)", "OpenCV: open VIDEOIO(FFMPEG): backend is generally "
                                                                  "available"]
+
+
+def test_every_status_a_row_can_carry_is_declared_once():
+    """Statuses come from VideoError codes, the extraction and the worker pool: all in pipeline.extract.STATUSES."""
+    import re as _re
+
+    from pipeline.extract import STATUSES
+
+    codes = set(_re.findall(r'VideoError\("([a-z_]+)"', open(os.path.join(os.path.dirname(__file__), "..", "pipeline",
+                                                                            "video.py")).read()))
+    assert codes and codes <= set(STATUSES), codes - set(STATUSES)
+    assert {s for s, _ in EXPECTED.values()} <= set(STATUSES)
+    assert {"timeout", "out_of_memory", "crashed", "partial"} <= set(STATUSES)
