@@ -117,12 +117,23 @@ def same_format_reals(records) -> list[Record]:
 _TODAY = ["orig", "selfblend", "orig+reencode", "selfblend+reencode"]
 _SYNTH = ["selfblend", "selfblend#2", "selfblend:lower", "swap", "generator"]
 _CODEC = ["orig"] + _SYNTH + [f"{v}+h264" for v in ["orig"] + _SYNTH]
+_CODEC_ONLY = ["orig+h264"] + [f"{v}+h264" for v in _SYNTH]
+#: shallower, more regularised trees over a random half of the columns (chosen by the pool's CV, not labelled/)
+_REGULARISED = {"num_leaves": 7, "max_depth": 3, "feature_fraction": 0.3, "lambda_l2": 10.0, "min_data_in_leaf": 20,
+                "extra_trees": True}
 RECIPES = {
     "today": dict(real=_TODAY, fake=["orig", "orig+reencode"], generated=False, rows="video"),
     "+generated": dict(real=_TODAY, fake=["orig", "orig+reencode"], generated=True, rows="video"),
     "+codec synthesis": dict(real=_CODEC, fake=["orig", "orig+h264"], generated=True, rows="video"),
     "+codec synthesis +segment rows": dict(real=_CODEC, fake=["orig", "orig+h264"], generated=True,
                                            rows="segment:8"),
+    # every training copy compressed after the blend, as real deepfakes are (no clean synthetic fakes)
+    "codec only": dict(real=_CODEC_ONLY, fake=["orig+h264"], generated=True, rows="video"),
+    "codec only -meta": dict(real=_CODEC_ONLY, fake=["orig+h264"], generated=True, rows="video", drop=["meta"]),
+    "codec only -meta +regularised": dict(real=_CODEC_ONLY, fake=["orig+h264"], generated=True, rows="video",
+                                          drop=["meta"], params=_REGULARISED),
+    "codec only -meta +segment rows": dict(real=_CODEC_ONLY, fake=["orig+h264"], generated=True, rows="segment:8",
+                                           drop=["meta"]),
 }
 DONORS = os.path.join(ROOT, ".cache", "donors")
 
@@ -187,17 +198,21 @@ def columns(rows, families=None, exclude=("baseline",)) -> list[str]:
     return [c for c in names if family_of(c) not in exclude and (families is None or family_of(c) in families)]
 
 
+def recipe_columns(rows, recipe, families=None) -> list[str]:
+    return columns(rows, families, exclude=("baseline",) + tuple(recipe.get("drop", ())))
+
+
 def _source(group: str) -> str:
     """The repository of a pool group (``real:REPO`` or ``generated:REPO:TAKE``), for calibration weights."""
     return ":".join(group.split(":")[:2])
 
 
-def fit(rows, names, *, seed=SEED):
+def fit(rows, names, *, seed=SEED, params=None):
     """Grouped CV + final model; returns (booster, per-video OOF entries, platt a, b)."""
     X, _ = feature_matrix(rows, names)
     y = np.array([r["_label"] for r in rows], float)
     booster, oof, folds, _ = train_cv(X, y, [r["_group"] for r in rows], feature_names=names, seed=seed,
-                                      threads=2)
+                                      threads=2, params=params)
     vids = per_video(rows, oof, folds)
     raw = np.array([v["_raw"] for v in vids])
     ok = np.isfinite(raw)
@@ -242,8 +257,8 @@ def laplacian_baseline(train_rows, test_rows) -> tuple[list, list]:
 def evaluate_recipe(name, recipe, results, pool, evals, carphone, families=None) -> dict:
     pool_use = [r for r in pool if recipe["generated"] or r.label == 0]
     rows = table(pool_use, results, recipe)
-    names = columns(rows, families)
-    booster, oof, a, b = fit(rows, names)
+    names = recipe_columns(rows, recipe, families)
+    booster, oof, a, b = fit(rows, names, params=recipe.get("params"))
     out = {"recipe": recipe, "n_rows": len(rows), "n_columns": len(names), "calibration": [a, b]}
     y = [v["_label"] for v in oof]
     p = [v["_prob"] for v in oof]
@@ -254,10 +269,10 @@ def evaluate_recipe(name, recipe, results, pool, evals, carphone, families=None)
         sel = [v for v in oof if v["_variant"] == var or (v["_label"] == 0 and v["_variant"] == "orig"
                                                               + (f"+{aug}" if aug else ""))]
         out[f"cv {var} vs reals"] = auc_ci([v["_label"] for v in sel], [v["_prob"] for v in sel])
-    gen = [v for v in oof if v["_dataset"] == "generated" or (v["_label"] == 0 and v["_variant"] == "orig")]
+    gen = [v for v in oof if v["_dataset"] == "generated" or v["_label"] == 0]
     if any(v["_dataset"] == "generated" for v in gen):
         out["cv generated vs reals"] = auc_ci([v["_label"] for v in gen], [v["_prob"] for v in gen])
-    reals = [v["_prob"] for v in oof if v["_label"] == 0 and v["_variant"] == "orig"]
+    reals = [v["_prob"] for v in oof if v["_label"] == 0]
     out["cv false-positive share of real clips"] = float(np.mean(np.asarray(reals) > 0.5))
     # cross-dataset on labelled/
     ev_rows = table(evals, results, dict(recipe), variants_for=lambda r: ["orig"])
@@ -300,8 +315,8 @@ def cross_generator(recipe, results, pool, families=None) -> dict:
             train = [r for r in pool if r.path not in held and not (r.label == 1 and r.method == gen)
                      and (recipe["generated"] or r.label == 0)]
             rows = table(train, results, recipe)
-            names = columns(rows, families)
-            booster, _, a, b = fit(rows, names)
+            names = recipe_columns(rows, recipe, families)
+            booster, _, a, b = fit(rows, names, params=recipe.get("params"))
             test = held_reals + [r for r in pool if r.label == 1 and r.method == gen]
             vids = score(booster, a, b, table(test, results, recipe, variants_for=lambda r: ["orig"]), names)
             for v in vids:

@@ -71,24 +71,24 @@ def grouped_folds(groups, labels, *, n_folds: int = 5, seed: int = 0) -> np.ndar
     return np.array([fold_of[g] for g in groups])
 
 
-def _params(n_rows: int, seed: int, threads: int) -> dict:
+def _params(n_rows: int, seed: int, threads: int, overrides: dict | None = None) -> dict:
     p = dict(DEFAULT_PARAMS, seed=seed, num_threads=max(1, threads))
     p["min_data_in_leaf"] = int(max(2, min(20, n_rows // 20)))
-    return p
+    return dict(p, **(overrides or {}))
 
 
 def train_cv(X: np.ndarray, y: np.ndarray, groups, *, feature_names, n_folds: int = 5, seed: int = 0,
-             threads: int = 1, rounds: int = NUM_ROUNDS):
+             threads: int = 1, rounds: int = NUM_ROUNDS, params: dict | None = None):
     """Grouped cross-validation, then a final model on all rows.
 
-    Returns ``(booster, oof_raw, folds, params)``; ``oof_raw`` holds each row's
-    margin from the model that did not see its group.
+    ``params`` override :data:`DEFAULT_PARAMS`. Returns ``(booster, oof_raw, folds, params)``; ``oof_raw``
+    holds each row's margin from the model that did not see its group.
     """
     import lightgbm as lgb
 
     y = np.asarray(y, dtype=np.float64)
     folds = grouped_folds(groups, y, n_folds=n_folds, seed=seed)
-    params = _params(len(y), seed, threads)
+    params = _params(len(y), seed, threads, params)
     oof = np.full(len(y), np.nan)
     for f in np.unique(folds):
         tr, te = folds != f, folds == f
