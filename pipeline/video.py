@@ -288,15 +288,16 @@ def _open(path: str) -> cv2.VideoCapture:
     return cap
 
 
-def _to_rgb(frame: np.ndarray, scale: float = 1.0) -> np.ndarray:
-    if scale != 1.0:  # downscale before converting: the conversion then costs a quarter
+def _to_rgb(frame: np.ndarray, scale: float = 1.0, out: np.ndarray | None = None) -> np.ndarray:
+    """RGB of a decoded BGR(A)/gray frame, downscaled by ``scale`` first (the conversion then costs less),
+    written into ``out`` when given (a slot of the array the frames are collected in: no second copy)."""
+    if scale != 1.0:
         h, w = frame.shape[:2]
         frame = cv2.resize(frame, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    if frame.ndim == 2:
-        return cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB)
-    if frame.shape[2] == 4:
-        return cv2.cvtColor(frame, cv2.COLOR_BGRA2RGB)
-    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    code = cv2.COLOR_GRAY2RGB if frame.ndim == 2 else cv2.COLOR_BGRA2RGB if frame.shape[2] == 4 else cv2.COLOR_BGR2RGB
+    if out is not None and out.shape == frame.shape[:2] + (3,):
+        return cv2.cvtColor(frame, code, dst=out)
+    return cv2.cvtColor(frame, code)
 
 
 def _count_frames(path: str) -> int:
@@ -404,6 +405,7 @@ def _read(path: str, size: int, *, n_frames: int, dense: int, dense_max_side: in
     wanted_set = set(int(i) for i in wanted)
 
     sparse, got_idx, dense_frames = [], [], []
+    slab = None
     dense_scale = 1.0
     scale = 1.0
     src_shape = None
@@ -424,7 +426,16 @@ def _read(path: str, size: int, *, n_frames: int, dense: int, dense_max_side: in
                     src_shape = (fh, fw)
                     scale = min(1.0, max_side / max(fh, fw)) if max_side else 1.0
                 s = scale if (fh, fw) == src_shape else (min(1.0, max_side / max(fh, fw)) if max_side else 1.0)
-                rgb = _to_rgb(frame, s)
+                if i not in wanted_set and s == 1.0:  # a dense-only frame: resize, then convert the small copy
+                    dense_scale = min(1.0, dense_max_side / max(fh, fw))
+                    dense_frames.append(_to_rgb(frame, dense_scale))
+                    i += 1
+                    continue
+                if slab is None:  # the sampled frames go straight into one array (no list to stack)
+                    shape = (round(fh * s), round(fw * s), 3) if s != 1.0 else (fh, fw, 3)
+                    slab = np.empty((len(wanted),) + shape, np.uint8)
+                slot = slab[len(sparse)] if i in wanted_set and len(sparse) < len(slab) else None
+                rgb = _to_rgb(frame, s, out=slot)
                 if i in wanted_set:
                     sparse.append(rgb)
                     got_idx.append(i)
@@ -463,7 +474,11 @@ def _read(path: str, size: int, *, n_frames: int, dense: int, dense_max_side: in
         sparse = [sparse[k] for k in keep]
         got_idx = [got_idx[k] for k in keep]
         warnings.append("frame size changes within the video; kept frames of the most common size")
-    frames = np.stack(sparse)
+    n = len(sparse)
+    if slab is not None and all(f.base is slab or f is slab[k] for k, f in enumerate(sparse)):
+        frames = slab[:n]  # every frame was written in place
+    else:
+        frames = np.stack(sparse)
     if len(frames) >= MIN_FRAMES and all(np.array_equal(frames[0], f) for f in frames[1:]):
         raise VideoError("still_image", f"all {len(frames)} sampled frames are identical: a still picture shown as "
                                         "a video (nothing moves); not scored")
