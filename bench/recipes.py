@@ -150,7 +150,7 @@ def needed_variants(recipes) -> dict:
     for rc in recipes.values():
         real |= set(recipe_variants(rc, 0))
         fake |= set(recipe_variants(rc, 1))
-    return {0: sorted(real), 1: sorted(fake)}
+    return {0: sorted(real | {"orig"}), 1: sorted(fake | {"orig"})}  # orig: the held-out clean uploads
 
 
 def _extract(item):
