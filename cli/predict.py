@@ -15,8 +15,10 @@ from collections import Counter
 
 import numpy as np
 
+from features.aggregate import video_row
 from modeling.card import training_hashes
 from modeling.detector import DetectorModel
+from modeling.reliability import RELIABILITY_CALCULATORS, reliability
 from pipeline.batch import DEFAULT_MAX_MEMORY_MB, DEFAULT_TIMEOUT, DaskCluster, default_workers, supervised_map
 from pipeline.cache import file_hash
 from pipeline.extract import SCORED, CalculatorFailure, extract_video
@@ -43,7 +45,9 @@ MAX_PROBLEM_LINES = 50
 def _model(model_dir: str | None) -> tuple[DetectorModel, list]:
     if model_dir not in _MODEL_CACHE:  # one load per worker process
         model = DetectorModel.load(model_dir)
-        _MODEL_CACHE[model_dir] = (model, calculators_by_key(model.card["calculators"]))
+        keys = list(model.card["calculators"])
+        keys += [k for k in RELIABILITY_CALCULATORS if k not in keys]  # the reliability column needs these
+        _MODEL_CACHE[model_dir] = (model, calculators_by_key(keys))
     return _MODEL_CACHE[model_dir]
 
 
@@ -94,6 +98,8 @@ def predict_one(path: str, cfg: dict) -> tuple[dict, dict | None]:
             row.update(label=sc.prob, raw_score=sc.raw, track=best,
                        top_fake_features=_top_features(model.feature_names, sc.contrib))
             feats = dict(zip(model.feature_names, sc.values.tolist()))
+            rel = reliability(video_row(r.tracks[best].values))
+            row.update(reliability=rel.score, reliability_note=rel.reason)
             if explain:
                 try:
                     from reporting.explain import write_explanation

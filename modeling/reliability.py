@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-__all__ = ["Reliability", "LIMITS", "reliability"]
+__all__ = ["Reliability", "LIMITS", "RELIABILITY_CALCULATORS", "reliability"]
 
 #: column, value where the score is 0, value where it reaches 1 (a linear ramp between), and the cause
 LIMITS = (
@@ -23,6 +23,10 @@ LIMITS = (
     ("quality__blockiness__q50", 0.9, 0.35, "heavy compression blocking ({:.2f})"),
     ("quality__sharpness__q50", 0.4, 1.6, "blurred face (log Laplacian spread {:.2f})"),
 )
+
+
+#: the calculators whose measurements the rule reads (``predict.py`` runs them whatever the model uses)
+RELIABILITY_CALCULATORS = ("meta.face_size", "quality.native", "quality.resolution")
 
 
 class Reliability(NamedTuple):

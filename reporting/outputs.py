@@ -8,8 +8,8 @@ import os
 __all__ = ["PRED_COLUMNS", "UNSCORED", "PredictionWriter", "FeatureWriter", "read_prediction_rows",
            "NotAPredictionsFile"]
 
-PRED_COLUMNS = ["filename", "label", "status", "message", "n_frames", "n_faces", "n_tracks", "raw_score",
-                "track", "top_fake_features", "path", "seconds", "content_hash", "in_training"]
+PRED_COLUMNS = ["filename", "label", "status", "message", "reliability", "reliability_note", "n_frames", "n_faces",
+                "n_tracks", "raw_score", "track", "top_fake_features", "path", "seconds", "content_hash", "in_training"]
 #: P(fake) written for files that could not be scored: the uninformative prior
 UNSCORED = 0.5
 
