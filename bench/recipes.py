@@ -117,6 +117,9 @@ def same_format_reals(records) -> list[Record]:
 _TODAY = ["orig", "selfblend", "orig+reencode", "selfblend+reencode"]
 _SYNTH = ["selfblend", "selfblend#2", "selfblend:lower", "swap", "generator"]
 _CODEC = ["orig"] + _SYNTH + [f"{v}+h264" for v in ["orig"] + _SYNTH]
+#: columns that compare the face with its surround (face minus background, inside vs outside the contour,
+#: correlation with the camera's noise), not absolute levels that encode a source's format
+RELATIVE = r"^(blending__|spectral__(fb|track_fb)|prnu__(ncc|pce|group|log_var|srm_\w+_(diff|js)|static)|temporal__)"
 _CODEC_ONLY = ["orig+h264"] + [f"{v}+h264" for v in _SYNTH]
 #: shallower, more regularised trees over a random half of the columns (chosen by the pool's CV, not labelled/)
 _REGULARISED = {"num_leaves": 7, "max_depth": 3, "feature_fraction": 0.3, "lambda_l2": 10.0, "min_data_in_leaf": 20,
@@ -134,6 +137,14 @@ RECIPES = {
                                           drop=["meta"], params=_REGULARISED),
     "codec only -meta +segment rows": dict(real=_CODEC_ONLY, fake=["orig+h264"], generated=True, rows="segment:8",
                                            drop=["meta"]),
+    "+codec synthesis +segment rows -meta": dict(real=_CODEC, fake=["orig", "orig+h264"], generated=True,
+                                                 rows="segment:8", drop=["meta"]),
+    # only measurements of the face relative to its surround (the lead: relative measures transfer)
+    "+codec synthesis +segment rows relative only": dict(real=_CODEC, fake=["orig", "orig+h264"], generated=True,
+                                                         rows="segment:8", keep=RELATIVE),
+    "+codec synthesis +segment rows -meta +regularised": dict(real=_CODEC, fake=["orig", "orig+h264"],
+                                                              generated=True, rows="segment:8", drop=["meta"],
+                                                              params=_REGULARISED),
 }
 DONORS = os.path.join(ROOT, ".cache", "donors")
 
@@ -199,7 +210,8 @@ def columns(rows, families=None, exclude=("baseline",)) -> list[str]:
 
 
 def recipe_columns(rows, recipe, families=None) -> list[str]:
-    return columns(rows, families, exclude=("baseline",) + tuple(recipe.get("drop", ())))
+    names = columns(rows, families, exclude=("baseline",) + tuple(recipe.get("drop", ())))
+    return [c for c in names if re.match(recipe["keep"], c)] if recipe.get("keep") else names
 
 
 def _source(group: str) -> str:

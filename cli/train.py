@@ -13,7 +13,7 @@ import numpy as np
 from dataformats import Record, read_labels
 from features.registry import select
 from modeling import metrics
-from modeling.calibration import apply_platt, fit_platt
+from modeling.calibration import apply_platt, balanced_weights, fit_platt
 from modeling.card import build_card, data_sources
 from modeling.detector import DetectorModel, write_oof, write_training_table
 from modeling.rows import parse_rows
@@ -105,6 +105,10 @@ def main(argv=None) -> int:
                     help="training rows: video (one per face track) or segment:K (one per K consecutive sampled "
                          "frames; a track is scored by the mean of its segments); frame = segment:1")
     ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--cv-groups", default="identity", choices=["identity", "source"],
+                    help="cross-validation groups: identity (a fake, its original and clips of one identity stay "
+                         "together) or source (whole source repositories or folders: leave-source-out, the honest "
+                         "estimate for footage unlike the training data, and the calibration it implies)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache", default=os.path.join(".cache", "features"), help="feature cache folder ('' = off)")
     ap.add_argument("--eval-data", nargs="*", default=[], metavar="PATH",
@@ -171,13 +175,15 @@ def main(argv=None) -> int:
     if len(set(labels)) < 2:
         raise SystemExit("training needs both REAL and FAKE samples (add fakes, or use --synthesize)")
     X, names = feature_matrix(rows)
-    booster, oof, folds, params = train_cv(X, labels, [r["_group"] for r in rows], feature_names=names,
-                                           n_folds=args.folds, seed=args.seed, threads=workers)
+    groups = [r["_source"] if args.cv_groups == "source" else r["_group"] for r in rows]
+    booster, oof, folds, params = train_cv(X, labels, groups, feature_names=names, n_folds=args.folds,
+                                           seed=args.seed, threads=workers)
     videos = per_video(rows, oof, folds)  # a track's score: the mean of its rows' (one row for video rows)
     v_raw = np.array([v["_raw"] for v in videos])
     v_y = np.array([v["_label"] for v in videos])
     ok = np.isfinite(v_raw)
-    a, b = fit_platt(v_raw[ok], v_y[ok])
+    # each class, and each source within it, weighs the same: the pool's mix is not the prior
+    a, b = fit_platt(v_raw[ok], v_y[ok], weights=balanced_weights(v_y[ok], np.array([v["_source"] for v in videos])[ok]))
     cv = cv_report(v_y, v_raw, a, b, [v["_method"] for v in videos], [v["_dataset"] for v in videos],
                    len(np.unique(folds)))
     card = build_card(
@@ -185,7 +191,7 @@ def main(argv=None) -> int:
         calculators=[c.key for c in calcs], frames=args.frames, dense=args.dense, calibration=(a, b), cv=cv,
         training={"n_rows": int(len(rows)), "n_videos": len(records), "n_fake_rows": int(labels.sum()),
                   "n_scored_variants": len(videos),
-                  "fakes": fakes, "augment": augment, "donor_bank": len(donors), "seed": args.seed,
+                  "fakes": fakes, "augment": augment, "cv_groups": args.cv_groups, "rows": args.rows, "donor_bank": len(donors), "seed": args.seed,
                   "failures": dict(failures), "extract_seconds": round(t_extract, 1),
                   "variants": dict(Counter(v["_variant"] for v in videos))},
         sources=data_sources(records, synthesized=_synthesis_source(fakes) if fakes else None),

@@ -485,8 +485,8 @@ def extract_table(records, *, calculators, frames, dense, device, seed, cache_di
                   strict: bool = False):
     """Feature rows (primary face track) for every record and training variant, plus per-status failure counts.
 
-    Each row is ``{column: value}`` plus bookkeeping keys ``_path, _variant, _label, _group, _method,
-    _dataset, _segment``; synthetic fakes (:func:`training_variants`) carry label 1 and their kind as
+    Each row is ``{column: value}`` plus bookkeeping keys ``_path, _variant, _label, _group, _source, _method,
+    _dataset, _segment`` (``_source``: the repository or folder a video comes from); synthetic fakes (:func:`training_variants`) carry label 1 and their kind as
     method; ``swap`` fakes take donor faces from the bank files ``donors``. ``rows`` is
     ``video`` (one row per variant) or ``segment:K`` (:mod:`modeling.rows`). Rows come back sorted by
     path, variant and segment, so training is reproducible whatever order the workers finish in; each
@@ -513,6 +513,7 @@ def extract_table(records, *, calculators, frames, dense, device, seed, cache_di
             synth = is_synthetic_fake(res["variant"])
             track = res["tracks"][0]
             meta = dict(_path=rec.path, _variant=res["variant"], _label=1 if synth else rec.label, _group=rec.group,
+                        _source=rec.source or rec.dataset or os.path.basename(os.path.dirname(rec.path)),
                         _method=synthetic_method(res["variant"]) if synth else
                         (rec.method or ("fake" if rec.label else "real")),
                         _dataset=rec.dataset, _hash=res.get("content_hash") or "")
