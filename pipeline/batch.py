@@ -430,18 +430,39 @@ def _bank_digest(donors) -> str:
     return h.hexdigest()[:12]
 
 
+def _calculator_ids(calculators) -> list[str]:
+    return sorted(f"{c.key}@{c.version}" for c in calculators)
+
+
+def _restrict(entry: dict, calculators) -> dict:
+    """A cache entry cut down to the features of ``calculators`` (an entry may hold more: it was written by
+    a run that asked for a superset, e.g. ``--features all``, and serves any subset of it)."""
+    keep = {f"{c.family}__{f}" for c in calculators for f in c.features}
+
+    def cut(track):
+        return dict(track, features={k: v for k, v in track["features"].items() if k.rsplit("__", 1)[0] in keep},
+                    values={k: v for k, v in track.get("values", {}).items() if k in keep})
+
+    return dict(entry, tracks=[cut(t) for t in entry["tracks"]])
+
+
 def extract_cached(path: str, *, calculators, n_frames, dense, device, variants, seed, cache_dir,
                    donors: tuple = (), identity: str = "", strict: bool = False) -> list[dict]:
     """:func:`extract_video` for one video with the JSON cache in front; one dict per variant, each with the
     file's ``content_hash`` (None when it cannot be read). ``strict`` raises
-    :class:`pipeline.extract.CalculatorFailure` at the first calculator failure."""
+    :class:`pipeline.extract.CalculatorFailure` at the first calculator failure.
+
+    An entry is keyed by the file's content and everything upstream of the calculators (frames, variant,
+    detector, crop); it records which calculators (at which versions) filled it and serves any request for
+    a subset of them, so training on fewer families does not decode again.
+    """
     cache = FeatureCache(cache_dir)
     try:
         h = file_hash(path) if os.path.isfile(path) else None
     except OSError:
         h = None
+    wanted = _calculator_ids(calculators)
     config = {"pipeline": PIPELINE_VERSION, "frames": n_frames, "dense": dense, "seed": seed,
-              "calculators": sorted(f"{c.key}@{c.version}" for c in calculators),
               # anything upstream of the calculators that changes their input invalidates the entry too
               "detector": FaceDetector.settings(), "crop": [CROP_SIZE, CROP_MARGIN]}
 
@@ -452,15 +473,15 @@ def extract_cached(path: str, *, calculators, n_frames, dense, device, variants,
     out, todo = {}, []
     for v in variants:
         hit = cache.get(key(v)) if h else None
-        if hit is not None:
-            out[v] = hit
+        if hit is not None and set(wanted) <= set(hit.get("calculators", [])):
+            out[v] = hit if hit["calculators"] == wanted else _restrict(hit, calculators)
         else:
             todo.append(v)
     if todo:
         for r in extract_video(path, calculators=calculators, n_frames=n_frames, dense=dense, device=device,
                                variants=tuple(todo), seed=seed, donors=tuple(donors), identity=identity,
                                strict=strict):
-            d = result_to_json(r)
+            d = dict(result_to_json(r), calculators=wanted)
             out[r.variant] = d
             if h and r.status in SCORED + ("no_face",):
                 cache.put(key(r.variant), d)

@@ -172,3 +172,23 @@ def test_segment_rows_train_and_score_tracks_by_their_segments(trained, tmp_path
     out = tmp_path / "p.csv"
     assert predict_main([str(root / "heldout"), "--model", str(model_dir), "-o", str(out), "--workers", "1"]) == 0
     assert all(r["status"] == "ok" for r in _read_csv(out))
+
+
+def test_cache_entries_serve_any_subset_of_their_calculators(carphone_path, tmp_path, monkeypatch):
+    """An extraction with more families fills the cache; a later one with fewer reads it, columns cut to its own."""
+    import pipeline.batch as batch
+
+    kw = dict(n_frames=6, dense=0, device="cpu", variants=("orig",), seed=0, cache_dir=str(tmp_path / "c"))
+    full = batch.extract_cached(carphone_path, calculators=select("meta,spectral"), **kw)[0]
+
+    def boom(*a, **k):
+        raise AssertionError("decoded again although the cache holds a superset")
+
+    monkeypatch.setattr(batch, "extract_video", boom)
+    sub = batch.extract_cached(carphone_path, calculators=select("meta"), **kw)[0]
+    cols = set(sub["tracks"][0]["features"])
+    assert cols and {c.split("__")[0] for c in cols} == {"meta"}
+    assert all(sub["tracks"][0]["features"][c] == full["tracks"][0]["features"][c] for c in cols)
+    assert {k.split("__")[0] for k in sub["tracks"][0]["values"]} == {"meta"}
+    with pytest.raises(AssertionError, match="decoded again"):  # a family the entry lacks must be computed
+        batch.extract_cached(carphone_path, calculators=select("wavelet"), **kw)
