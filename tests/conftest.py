@@ -62,3 +62,21 @@ def shared_data():
     if not os.path.isfile(os.path.join(SHARED_DATA, "manifest.csv")):
         pytest.skip("../shared/data is not present on this machine")
     return SHARED_DATA
+
+
+def moving_texture(t=10, h=96, w=128, seed=0, *, colour_sigma=12.0, ramp=30.0):
+    """A textured scene panning 2 px per frame (something for motion compensation to find): luma texture
+    with smooth colour and an optional horizontal brightness ramp, as in camera footage (4:2:0 keeps luma
+    detail, not chroma detail). uint8 RGB (t, h, w, 3)."""
+    rng = np.random.default_rng(seed)
+    tex = cv2.GaussianBlur(rng.normal(0, 1, (h, w + 2 * t)).astype(np.float32), (0, 0), 1.2)
+    tint = cv2.GaussianBlur(rng.normal(0, 1, (h, w + 2 * t, 3)).astype(np.float32), (0, 0), colour_sigma)
+    big = 128 + 35 * (tex / tex.std())[..., None] + 25 * tint / tint.std()
+    big = big + np.linspace(-ramp, ramp, w + 2 * t)[None, :, None]
+    big = np.clip(np.rint(big), 0, 255).astype(np.uint8)
+    return np.stack([big[:, 2 * i:2 * i + w] for i in range(t)])
+
+
+def psnr(a, b) -> float:
+    """Peak signal-to-noise ratio of two uint8 images or videos, dB."""
+    return float(10 * np.log10(255.0 ** 2 / np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)))

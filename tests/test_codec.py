@@ -7,6 +7,7 @@ import pytest
 
 pytest.importorskip("av")
 
+from .conftest import moving_texture, psnr  # noqa: E402
 from synthesis.codec import (  # noqa: E402
     decode_video,
     encode_h264,
@@ -15,24 +16,6 @@ from synthesis.codec import (  # noqa: E402
     resize_frames,
     write_video_frames,
 )
-
-
-def moving_texture(t=10, h=96, w=128, seed=0):
-    """A textured scene panning 2 px per frame: something for motion compensation to find.
-
-    Luma texture with smooth colour, as in camera footage (4:2:0 keeps luma detail, not chroma detail).
-    """
-    rng = np.random.default_rng(seed)
-    tex = cv2.GaussianBlur(rng.normal(0, 1, (h, w + 2 * t)).astype(np.float32), (0, 0), 1.2)
-    tint = cv2.GaussianBlur(rng.normal(0, 1, (h, w + 2 * t, 3)).astype(np.float32), (0, 0), 12.0)
-    ramp = np.linspace(-30, 30, w + 2 * t)[None, :, None]
-    big = 128 + 35 * (tex / tex.std())[..., None] + 25 * tint / tint.std() + ramp
-    big = np.clip(np.rint(big), 0, 255).astype(np.uint8)
-    return np.stack([big[:, 2 * i:2 * i + w] for i in range(t)])
-
-
-def psnr(a, b):
-    return 10 * np.log10(255.0 ** 2 / np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
 
 
 @pytest.fixture(scope="module")

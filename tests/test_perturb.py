@@ -10,6 +10,7 @@ import pytest
 pytest.importorskip("av")
 
 from cli.synthesis import main as synthesis_main  # noqa: E402
+from .conftest import moving_texture, psnr  # noqa: E402
 from synthesis.codec import read_video_frames, write_video_frames  # noqa: E402
 from synthesis.perturb import (  # noqa: E402
     PAIRS,
@@ -32,16 +33,7 @@ SEEDLESS = {"h264_crf23", "h264_crf30", "h264_crf35", "h264_crf40", "downscale",
 
 def clip(t=T, h=H, w=W, seed=0):
     """A textured scene panning 2 px per frame, luma detail and smooth colour."""
-    rng = np.random.default_rng(seed)
-    tex = cv2.GaussianBlur(rng.normal(0, 1, (h, w + 2 * t)).astype(np.float32), (0, 0), 1.2)
-    tint = cv2.GaussianBlur(rng.normal(0, 1, (h, w + 2 * t, 3)).astype(np.float32), (0, 0), 10.0)
-    big = 128 + 35 * (tex / tex.std())[..., None] + 25 * tint / tint.std()
-    big = np.clip(np.rint(big), 0, 255).astype(np.uint8)
-    return np.stack([big[:, 2 * i:2 * i + w] for i in range(t)])
-
-
-def psnr(a, b):
-    return 10 * np.log10(255.0 ** 2 / np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return moving_texture(t, h, w, seed, colour_sigma=10.0, ramp=0.0)
 
 
 @pytest.fixture(scope="module")
