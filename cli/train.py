@@ -79,7 +79,7 @@ def main(argv=None) -> int:
                                         "feature set, no videos...); 4 stopped by --strict; 130 interrupted.")
     ap.add_argument("--data", nargs="+", required=True, metavar="PATH",
                     help="labelled data: DFDC/FF++/Celeb-DF folder, real/+fake/ folders, CSV path,label[,group]")
-    ap.add_argument("--features", default="all", help="all | fast | FAMILY[,FAMILY] (default all)")
+    ap.add_argument("--features", default="all", help="all | fast | FAMILY[,FAMILY]; -FAMILY leaves one out (all,-meta) (default all)")
     ap.add_argument("-o", "--output", required=True, metavar="MODEL_DIR")
     ap.add_argument("--frames", type=int, default=32)
     ap.add_argument("--dense", type=int, default=64, help="dense-window length for temporal features")

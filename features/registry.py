@@ -134,12 +134,18 @@ def families() -> list[str]:
 def select(spec: str = "all") -> list[Calculator]:
     """Calculators named by ``spec``: ``all``, ``fast``, family names, comma-separated.
 
+    A name prefixed with ``-`` removes that family (``all,-meta``: every family but ``meta``).
     Raises ``ValueError`` for an unknown name, listing the valid ones.
     """
     calcs = all_calculators()
     known = families()
+    parts = [p.strip() for p in (spec or "all").split(",") if p.strip()]
+    dropped = {p[1:].strip() for p in parts if p.startswith("-")}
+    for name in dropped - set(known):
+        raise ValueError(f"unknown feature family {name!r} after '-'; choose from {', '.join(known)}")
+    parts = [p for p in parts if not p.startswith("-")] or ["all"]
     wanted: list[Calculator] = []
-    for part in [p.strip() for p in (spec or "all").split(",") if p.strip()]:
+    for part in parts:
         if part == "all":
             chosen = calcs
         elif part == "fast":
@@ -148,7 +154,7 @@ def select(spec: str = "all") -> list[Calculator]:
             chosen = [c for c in calcs if c.family == part]
         else:
             raise ValueError(f"unknown feature set {part!r}; choose from all, fast, {', '.join(known)}")
-        wanted.extend(c for c in chosen if c not in wanted)
+        wanted.extend(c for c in chosen if c not in wanted and c.family not in dropped)
     if not wanted:
         raise ValueError("empty feature selection")
     return wanted

@@ -31,6 +31,17 @@ def test_selection_filters():
         select("nonsense")
 
 
+def test_selection_excludes_families():
+    fams = families()
+    assert {c.family for c in select("all,-meta")} == set(fams) - {"meta"}
+    assert {c.family for c in select("-meta,-prnu")} == set(fams) - {"meta", "prnu"}
+    assert {c.family for c in select("fast,-spectral")} == {c.family for c in select("fast")} - {"spectral"}
+    with pytest.raises(ValueError, match="unknown feature family"):
+        select("all,-nonsense")
+    with pytest.raises(ValueError, match="empty"):
+        select("meta,-meta")
+
+
 @pytest.mark.parametrize("parts", [("prnu", "pce", "mean"), ("spectral", "az03", "q90"), ("meta", "x", "value")])
 def test_column_name_round_trip(parts):
     assert parse_column(column_name(*parts)) == parts
