@@ -1,89 +1,121 @@
 #!/usr/bin/env python
-"""Score a model on a labelled set under each perturbation of the DFDC black-box kind.
+"""Score models on a labelled set under each perturbation of the DFDC black-box kind.
 
-    python bench/robustness.py --model DIR --data ../shared/data/labelled [--kinds all,pairs] [--workers 2]
+    python bench/robustness.py --model DIR [DIR ...] --data ../shared/data/labelled [--kinds all,pairs]
 
-Writes perturbed copies under ``--work`` (default ``.cache/robustness``; reused on later runs), predicts
-each copy as a user's upload, and writes ``DIR/robustness.json`` (shown by ``python report.py DIR``):
-AUC with a bootstrap interval, log loss and their change from clean, per perturbation.
+Writes perturbed copies under ``--work`` (default ``.cache/robustness``), extracts every family's features of
+each copy once through the feature cache (so a second model, or a rerun, costs no decoding), and writes
+``DIR/robustness.json`` for each model (shown by ``python report.py DIR``): AUC with a bootstrap interval,
+log loss and their change from clean, per perturbation. A video is scored as ``evaluate.py`` scores it
+(its primary face track, its rows' mean raw score, the model's calibration).
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
 
-from cli.predict import predict_one  # noqa: E402
 from dataformats import read_labels  # noqa: E402
+from features.registry import select  # noqa: E402
+from modeling.calibration import apply_platt  # noqa: E402
 from modeling.detector import DetectorModel  # noqa: E402
-from pipeline.batch import parallel_map  # noqa: E402
+from modeling.training import per_video  # noqa: E402
+from pipeline.batch import extract_table, parallel_map  # noqa: E402
 from pipeline.cache import file_hash  # noqa: E402
 from reporting.robustness import ROBUSTNESS_FILE, robustness_table  # noqa: E402
 from synthesis.perturb import expand_kinds, perturb_file  # noqa: E402
 from synthesis.variants import stable_seed  # noqa: E402
 
 
-def _job(item):
-    src, dst, kind, seed, cfg = item
+def _perturb(item):
+    src, dst, kind, seed = item
     try:
-        if kind != "clean" and not os.path.isfile(dst):
+        if not os.path.isfile(dst):
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
             perturb_file(src, dst + ".tmp.mp4", kind, seed=seed)
             os.replace(dst + ".tmp.mp4", dst)
-        row, _ = predict_one(src if kind == "clean" else dst, cfg)
-        return src, kind, row
+        return dst, ""
     except Exception as e:  # noqa: BLE001 - a failed copy is left out of its kind, never fatal
-        return src, kind, {"status": "error", "message": f"{type(e).__name__}: {e}"}
+        return dst, f"{type(e).__name__}: {e}"
+
+
+def _probs(model: DetectorModel, rows: list[dict]) -> dict:
+    """``original path -> P(fake)`` for the videos in ``rows`` (``_orig`` bookkeeping key)."""
+    if not rows:
+        return {}
+    videos = per_video(rows, model.raw_score(model.matrix(rows)))
+    cal = model.card["calibration"]
+    p = apply_platt([v["_raw"] for v in videos], cal["a"], cal["b"], tuple(model.card.get("clip", (0.01, 0.99))))
+    return {v["_path"]: float(q) for v, q in zip(videos, p)}
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default=None, help="model folder (default: the shipped model)")
+    ap.add_argument("--model", nargs="+", default=[None], help="model folders (default: the shipped model)")
     ap.add_argument("--data", required=True, nargs="+", help="labelled data (any layout train.py reads)")
     ap.add_argument("--kinds", default="all", help="perturbations: all, pairs, names or a+b (comma-separated)")
     ap.add_argument("--work", default=os.path.join(".cache", "robustness"))
+    ap.add_argument("--cache", default=os.path.join(".cache", "features"), help="feature cache folder")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("-o", "--output", default=None, help="default: MODEL/robustness.json")
     args = ap.parse_args(argv)
-    model = DetectorModel.load(args.model)
+    models = {m: DetectorModel.load(m) for m in args.model}
+    first = next(iter(models.values()))
+    frames, dense = first.card["frames"], first.card.get("dense", 64)
+    if any((m.card["frames"], m.card.get("dense", 64)) != (frames, dense) for m in models.values()):
+        ap.error("the models sample frames differently; score them in separate runs")
     records = [r for d in args.data for r in read_labels(d) if r.label is not None]
     kinds = expand_kinds(args.kinds.split(","))
-    cfg = {"model": args.model, "frames": model.card["frames"], "dense": model.card.get("dense", 64),
-           "device": "cpu", "explain": None}
-    items = []
+
+    t0 = time.time()
+    jobs, copies = [], {k: [] for k in kinds}
     for r in records:
         h = file_hash(r.path)
-        for kind in ["clean"] + kinds:
+        for kind in kinds:
             dst = os.path.join(args.work, kind, f"{h}.mp4")
-            items.append((r.path, dst, kind, stable_seed(os.path.basename(r.path), args.seed), cfg))
-    probs: dict = {}
-    failures = 0
-    t0 = time.time()
-    for i, (src, kind, row) in enumerate(parallel_map(_job, items, args.workers), 1):
-        if row.get("status") in ("ok", "partial"):
-            probs.setdefault(kind, {})[src] = float(row["label"])
-        else:
-            failures += 1
-        if i % 50 == 0 or i == len(items):
-            print(f"  {i}/{len(items)} ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
+            jobs.append((r.path, dst, kind, stable_seed(os.path.basename(r.path), args.seed)))
+            copies[kind].append(dataclasses.replace(r, path=dst))
+    failed = {dst: msg for dst, msg in parallel_map(_perturb, jobs, args.workers) if msg}
+    print(f"  {len(jobs) - len(failed)}/{len(jobs)} perturbed copies ({time.time() - t0:.0f} s)", file=sys.stderr)
+    origin = {c.path: r.path for k in kinds for c, r in zip(copies[k], records)}
+    sets = {"clean": records, **{k: [c for c in copies[k] if c.path not in failed] for k in kinds}}
+    everything = [r for rs in sets.values() for r in rs]
+    calcs = select("all")  # every family once, so any model can be scored from the cache
+    per_rows = {}
+    for rows_kind in sorted({m.rows for m in models.values()}):
+        table, failures = extract_table(everything, calculators=calcs, frames=frames, dense=dense, device="cpu",
+                                        seed=0, cache_dir=args.cache, workers=args.workers, rows=rows_kind,
+                                        log=lambda *a: print(*a, file=sys.stderr))
+        per_rows[rows_kind] = (table, failures)
+    print(f"  features of {len(everything)} videos ({time.time() - t0:.0f} s)", file=sys.stderr)
+
     labels = {r.path: r.label for r in records}
-    rows = robustness_table(labels, probs.get("clean", {}), {k: probs.get(k, {}) for k in kinds})
-    out = {"model": args.model or "shipped default", "data": ", ".join(args.data), "kinds": kinds, "rows": rows,
-           "failures": failures, "seed": args.seed,
-           "note": "Each copy is scored against the same videos' clean scores."}
-    path = args.output or os.path.join(args.model or os.path.join(os.path.dirname(HERE), "modeling",
-                                                                   "default_model"), ROBUSTNESS_FILE)
-    with open(path, "w") as f:
-        json.dump(out, f, indent=1, default=float)
-    for r in rows:
-        print(f"{r['kind']:<28} AUC {r['auc']:.3f} [{r['auc_lo']:.2f}, {r['auc_hi']:.2f}]  dAUC {r['d_auc']:+.3f}  "
-              f"log loss {r['log_loss']:.3f} ({r['d_log_loss']:+.3f})  n={r['n']}")
-    print(f"wrote {path}", file=sys.stderr)
+    for name, model in models.items():
+        table, failures = per_rows[model.rows]
+        by_kind = {}
+        for kind, rs in sets.items():
+            paths = {r.path for r in rs}
+            p = _probs(model, [row for row in table if row["_path"] in paths])
+            by_kind[kind] = {origin.get(k, k): v for k, v in p.items()}
+        rows = robustness_table(labels, by_kind["clean"], {k: by_kind[k] for k in kinds})
+        out = {"model": name or "shipped default", "data": ", ".join(args.data), "kinds": kinds, "rows": rows,
+               "failures": len(failed) + sum(failures.values()), "seed": args.seed,
+               "note": "Each copy is scored against the same videos' clean scores."}
+        path = os.path.join(name or os.path.join(ROOT, "modeling", "default_model"), ROBUSTNESS_FILE)
+        with open(path, "w") as f:
+            json.dump(out, f, indent=1, default=float)
+        print(f"== {out['model']}")
+        for r in rows:
+            print(f"{r['kind']:<28} AUC {r['auc']:.3f} [{r['auc_lo']:.2f}, {r['auc_hi']:.2f}]  "
+                  f"dAUC {r['d_auc']:+.3f}  log loss {r['log_loss']:.3f} ({r['d_log_loss']:+.3f})  n={r['n']}")
+        print(f"wrote {path}", file=sys.stderr)
     return 0
 
 
