@@ -244,7 +244,8 @@ def method_vs_real(labels, methods, datasets) -> dict[str, np.ndarray]:
     method's fakes plus every real video of the dataset(s) those fakes come
     from (like with like: FF++ c40 Deepfakes against FF++ c40 originals, not
     against lightly compressed reals of another source). Rows without a
-    dataset form one dataset ``""``.
+    dataset form one dataset ``""``. A method whose datasets hold no real
+    video (a folder of generator outputs) is compared with every real video.
     """
     y = np.asarray(labels, dtype=np.float64)
     methods = np.asarray([m or "(none)" for m in methods], dtype=object)
@@ -252,7 +253,8 @@ def method_vs_real(labels, methods, datasets) -> dict[str, np.ndarray]:
     out = {}
     for m in sorted(set(methods[y == 1].tolist())):
         fakes = (methods == m) & (y == 1)
-        out[m] = fakes | ((y == 0) & np.isin(datasets, sorted(set(datasets[fakes].tolist()))))
+        reals = (y == 0) & np.isin(datasets, sorted(set(datasets[fakes].tolist())))
+        out[m] = fakes | (reals if reals.any() else y == 0)
     return out
 
 

@@ -2,10 +2,12 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 
 from features.registry import all_calculators
+from modeling.calibration import apply_platt
 from modeling.detector import DetectorModel, default_model_dir
 
 
@@ -40,9 +42,23 @@ def test_readme_demo_command_scores_carphone(carphone_path, tmp_path):
     rows = list(csv.DictReader(open(out)))
     assert len(rows) == 1 and rows[0]["status"] == "ok", rows
     assert rows[0]["filename"] == "carphone_pristine.mp4"
-    # the CSV's P(fake) is the shipped model's calibrated score of the feature row it wrote
+    # the CSV's P(fake) is the shipped model's calibrated score of the track it wrote
     model = DetectorModel.load()
+    cal = model.card["calibration"]
+    raw = float(rows[0]["raw_score"])
+    assert float(rows[0]["label"]) == pytest.approx(float(apply_platt([raw], cal["a"], cal["b"])[0]), abs=1e-6)
     row = next(csv.DictReader(open(feats)))
     x = model.matrix([{k: float(v) if v not in ("", None) else float("nan") for k, v in row.items() if k != "path"}])
-    assert float(rows[0]["label"]) == pytest.approx(float(model.predict_proba(x)[0]), abs=1e-6)
+    if model.rows == "video":  # the feature row is the model's input itself
+        assert raw == pytest.approx(float(model.raw_score(x)[0]), abs=1e-6)
+    else:  # segment rows: the raw score is the mean of the segments' scores, the row their mean values
+        from cli.predict import _model
+        from pipeline.extract import extract_video
+
+        _, calcs = _model(None)
+        track = extract_video(carphone_path, calculators=calcs, n_frames=model.card["frames"],
+                              dense=model.card.get("dense", 64))[0].tracks[0]
+        sc = model.score_track(track.values, track.features)
+        assert raw == pytest.approx(sc.raw, abs=1e-6)
+        assert np.allclose(sc.values, x[0], equal_nan=True, rtol=1e-6)
     assert rows[0]["top_fake_features"].split(";")[0].split("=")[0] in model.feature_names

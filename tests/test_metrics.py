@@ -143,3 +143,14 @@ def test_balanced_platt_does_not_take_the_class_mix_as_prior():
     assert abs(apply_platt([0.0], a, b)[0] - 0.5) < 0.05
     w = balanced_weights(y, groups=["s1"] * 90 + ["s2"] * 10 + ["f"] * 500)
     assert w[:90].sum() == pytest.approx(w[90:100].sum()) and w[:100].sum() == pytest.approx(w[100:].sum())
+
+
+def test_method_vs_real_compares_like_with_like_and_falls_back_to_every_real():
+    from modeling.metrics import method_vs_real
+
+    y = [1, 1, 0, 0, 1, 0]
+    methods = ["DF", "DF", "real", "real", "GAN", "real"]
+    datasets = ["ff", "ff", "ff", "other", "gen", "other"]
+    sel = method_vs_real(y, methods, datasets)
+    assert sel["DF"].tolist() == [True, True, True, False, False, False]  # only the reals of its dataset
+    assert sel["GAN"].tolist() == [False, False, True, True, True, True]  # its folder has no reals: all reals
