@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import glob
 import os
+import shlex
 import sys
 import time
 from collections import Counter
@@ -189,7 +190,8 @@ def main(argv=None) -> int:
     card = build_card(
         name=os.path.basename(os.path.normpath(args.output)), features=names, feature_set=args.features,
         calculators=[c.key for c in calcs], frames=args.frames, dense=args.dense, calibration=(a, b), cv=cv,
-        training={"n_rows": int(len(rows)), "n_videos": len(records), "n_fake_rows": int(labels.sum()),
+        training={"command": "python train.py " + shlex.join(sys.argv[1:] if argv is None else list(argv)),
+                  "n_rows": int(len(rows)), "n_videos": len(records), "n_fake_rows": int(labels.sum()),
                   "n_scored_variants": len(videos),
                   "fakes": fakes, "augment": augment, "cv_groups": args.cv_groups, "rows": args.rows, "donor_bank": len(donors), "seed": args.seed,
                   "failures": dict(failures), "extract_seconds": round(t_extract, 1),
