@@ -8,6 +8,10 @@ each copy once through the feature cache (so a second model, or a rerun, costs n
 ``DIR/robustness.json`` for each model (shown by ``python report.py DIR``): AUC with a bootstrap interval,
 log loss and their change from clean, per perturbation. A video is scored as ``evaluate.py`` scores it
 (its primary face track, its rows' mean raw score, the model's calibration).
+
+By default each copy holds a clip's first 96 frames (``--max-frames``; whole FF++ clips at 1080p cost a
+minute each to re-encode), and the clean reference is those same frames re-encoded at CRF 18, so every
+row differs from clean by its perturbation alone.
 """
 from __future__ import annotations
 
@@ -30,20 +34,29 @@ from modeling.training import per_video  # noqa: E402
 from pipeline.batch import extract_table, parallel_map  # noqa: E402
 from pipeline.cache import file_hash  # noqa: E402
 from reporting.robustness import ROBUSTNESS_FILE, robustness_table  # noqa: E402
+from synthesis.codec import read_video_frames, write_video_frames  # noqa: E402
 from synthesis.perturb import expand_kinds, perturb_file  # noqa: E402
 from synthesis.variants import stable_seed  # noqa: E402
 
 
 def _perturb(item):
-    src, dst, kind, seed = item
+    src, dst, kind, seed, max_frames = item
     try:
         if not os.path.isfile(dst):
             os.makedirs(os.path.dirname(dst), exist_ok=True)
-            perturb_file(src, dst + ".tmp.mp4", kind, seed=seed)
+            if kind == "clean":  # the same opening frames through the same encoder, nothing else changed
+                frames, fps = read_video_frames(src, max_frames=max_frames)
+                write_video_frames(dst + ".tmp.mp4", frames, fps=fps, crf=CLEAN_CRF)
+            else:
+                perturb_file(src, dst + ".tmp.mp4", kind, seed=seed, crf=CLEAN_CRF, max_frames=max_frames)
             os.replace(dst + ".tmp.mp4", dst)
         return dst, ""
     except Exception as e:  # noqa: BLE001 - a failed copy is left out of its kind, never fatal
         return dst, f"{type(e).__name__}: {e}"
+
+
+#: the CRF at which the clean copy and every perturbation without a codec step of its own are encoded
+CLEAN_CRF = 18
 
 
 def _probs(model: DetectorModel, rows: list[dict]) -> dict:
@@ -65,6 +78,9 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", default=os.path.join(".cache", "features"), help="feature cache folder")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--max-frames", type=int, default=96,
+                    help="copies hold the first N frames (0: whole clips, compared with the original files); "
+                         "the clean reference is then those frames re-encoded at CRF 18")
     args = ap.parse_args(argv)
     models = {m: DetectorModel.load(m) for m in args.model}
     first = next(iter(models.values()))
@@ -75,17 +91,18 @@ def main(argv=None) -> int:
     kinds = expand_kinds(args.kinds.split(","))
 
     t0 = time.time()
-    jobs, copies = [], {k: [] for k in kinds}
+    made = (["clean"] if args.max_frames else []) + kinds
+    jobs, copies = [], {k: [] for k in made}
     for r in records:
         h = file_hash(r.path)
-        for kind in kinds:
-            dst = os.path.join(args.work, kind, f"{h}.mp4")
-            jobs.append((r.path, dst, kind, stable_seed(os.path.basename(r.path), args.seed)))
+        for kind in made:
+            dst = os.path.join(args.work, f"first{args.max_frames}" if args.max_frames else "whole", kind, f"{h}.mp4")
+            jobs.append((r.path, dst, kind, stable_seed(os.path.basename(r.path), args.seed), args.max_frames or None))
             copies[kind].append(dataclasses.replace(r, path=dst))
     failed = {dst: msg for dst, msg in parallel_map(_perturb, jobs, args.workers) if msg}
     print(f"  {len(jobs) - len(failed)}/{len(jobs)} perturbed copies ({time.time() - t0:.0f} s)", file=sys.stderr)
-    origin = {c.path: r.path for k in kinds for c, r in zip(copies[k], records)}
-    sets = {"clean": records, **{k: [c for c in copies[k] if c.path not in failed] for k in kinds}}
+    origin = {c.path: r.path for k in made for c, r in zip(copies[k], records)}
+    sets = {"clean": records, **{k: [c for c in copies[k] if c.path not in failed] for k in made}}
     everything = [r for rs in sets.values() for r in rs]
     calcs = select("all")  # every family once, so any model can be scored from the cache
     per_rows = {}
@@ -106,8 +123,10 @@ def main(argv=None) -> int:
             by_kind[kind] = {origin.get(k, k): v for k, v in p.items()}
         rows = robustness_table(labels, by_kind["clean"], {k: by_kind[k] for k in kinds})
         out = {"model": name or "shipped default", "data": ", ".join(args.data), "kinds": kinds, "rows": rows,
-               "failures": len(failed) + sum(failures.values()), "seed": args.seed,
-               "note": "Each copy is scored against the same videos' clean scores."}
+               "failures": len(failed) + sum(failures.values()), "seed": args.seed, "max_frames": args.max_frames,
+               "note": "Each copy is scored against the same videos' clean scores"
+                       + (f" (clean: their first {args.max_frames} frames re-encoded at CRF {CLEAN_CRF}; other "
+                          f"copies start from the same frames)." if args.max_frames else ".")}
         path = os.path.join(name or os.path.join(ROOT, "modeling", "default_model"), ROBUSTNESS_FILE)
         with open(path, "w") as f:
             json.dump(out, f, indent=1, default=float)
