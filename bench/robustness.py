@@ -30,6 +30,7 @@ from dataformats import read_labels  # noqa: E402
 from features.registry import select  # noqa: E402
 from modeling.calibration import apply_platt  # noqa: E402
 from modeling.detector import DetectorModel  # noqa: E402
+from modeling.reliability import LIMITS  # noqa: E402
 from modeling.training import per_video  # noqa: E402
 from pipeline.batch import extract_table, parallel_map  # noqa: E402
 from pipeline.cache import file_hash  # noqa: E402
@@ -67,6 +68,39 @@ def _probs(model: DetectorModel, rows: list[dict]) -> dict:
     cal = model.card["calibration"]
     p = apply_platt([v["_raw"] for v in videos], cal["a"], cal["b"], tuple(model.card.get("clip", (0.01, 0.99))))
     return {v["_path"]: float(q) for v, q in zip(videos, p)}
+
+
+def reliability_bins(table: list[dict], probs: dict, labels: dict, *, n_bins: int = 4) -> dict:
+    """For each measurement the reliability rule reads (:data:`modeling.reliability.LIMITS`): the model's AUC
+    within quantile bins of it, pooled over clean and perturbed copies. This is the evidence for the limits.
+
+    ``table``: feature rows with ``_path``; ``probs``: copy path -> P(fake); ``labels``: copy path -> 0/1.
+    """
+    import numpy as np
+
+    from modeling.metrics import roc_auc
+
+    out = {}
+    for col, *_ in LIMITS:
+        per = {}
+        for row in table:
+            v = row.get(col)
+            if row["_path"] in probs and v is not None and np.isfinite(v):
+                per.setdefault(row["_path"], []).append(float(v))
+        paths = sorted(per)
+        x = np.array([np.median(per[p]) for p in paths])
+        if x.size < 4 * n_bins:
+            continue
+        edges = np.quantile(x, np.linspace(0, 1, n_bins + 1))
+        bins = []
+        for i in range(n_bins):
+            sel = (x >= edges[i]) & ((x <= edges[i + 1]) if i == n_bins - 1 else (x < edges[i + 1]))
+            y = np.array([labels[p] for p, s in zip(paths, sel) if s])
+            q = np.array([probs[p] for p, s in zip(paths, sel) if s])
+            bins.append({"lo": float(edges[i]), "hi": float(edges[i + 1]), "n": int(sel.sum()),
+                         "auc": roc_auc(y, q) if 0 < y.sum() < y.size else float("nan")})
+        out[col] = bins
+    return out
 
 
 def main(argv=None) -> int:
@@ -122,8 +156,14 @@ def main(argv=None) -> int:
             p = _probs(model, [row for row in table if row["_path"] in paths])
             by_kind[kind] = {origin.get(k, k): v for k, v in p.items()}
         rows = robustness_table(labels, by_kind["clean"], {k: by_kind[k] for k in kinds})
+        copy_probs, copy_labels = {}, {}
+        for kind, rs in sets.items():
+            p = _probs(model, [row for row in table if row["_path"] in {r.path for r in rs}])
+            copy_probs.update(p)
+            copy_labels.update({r.path: r.label for r in rs})
         out = {"model": name or "shipped default", "data": ", ".join(args.data), "kinds": kinds, "rows": rows,
                "failures": len(failed) + sum(failures.values()), "seed": args.seed, "max_frames": args.max_frames,
+               "reliability_bins": reliability_bins(table, copy_probs, copy_labels),
                "note": "Each copy is scored against the same videos' clean scores"
                        + (f" (clean: their first {args.max_frames} frames re-encoded at CRF {CLEAN_CRF}; other "
                           f"copies start from the same frames)." if args.max_frames else ".")}
@@ -134,6 +174,9 @@ def main(argv=None) -> int:
         for r in rows:
             print(f"{r['kind']:<28} AUC {r['auc']:.3f} [{r['auc_lo']:.2f}, {r['auc_hi']:.2f}]  "
                   f"dAUC {r['d_auc']:+.3f}  log loss {r['log_loss']:.3f} ({r['d_log_loss']:+.3f})  n={r['n']}")
+        for col, bins in out["reliability_bins"].items():
+            print(f"  {col}: " + "  ".join(f"[{b['lo']:.2f},{b['hi']:.2f}] AUC {b['auc']:.3f} (n={b['n']})"
+                                           for b in bins))
         print(f"wrote {path}", file=sys.stderr)
     return 0
 
