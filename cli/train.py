@@ -39,6 +39,11 @@ def evaluate_external(model: DetectorModel, paths, *, calcs, frames, dense, devi
     rep = metrics.breakdown([v["_label"] for v in videos], p, methods=[v["_method"] for v in videos],
                             datasets=[v["_dataset"] for v in videos])
     overall = {k: v for k, v in rep.items() if not k.startswith("per_")}
+    y, ds = np.array([v["_label"] for v in videos]), np.array([v["_dataset"] or "(none)" for v in videos])
+    for name, m in [("overall", overall)] + list(rep["per_dataset"].items()):
+        sel = np.ones(len(y), bool) if name == "overall" else ds == name
+        ci = metrics.bootstrap_auc_ci(y[sel], p[sel], n_boot=2000, seed=0)
+        m["auc_ci95"] = [ci.lo, ci.hi]  # percentile bootstrap over videos
     return {"data": [os.path.normpath(x) for x in paths], "overall": overall, "failures": dict(failures),
             "per_dataset": rep["per_dataset"], "per_method_vs_real": rep["per_method_vs_real"]}
 
@@ -56,7 +61,8 @@ def _synthesis_source(fakes) -> str:
 
 
 def _fmt(m: dict) -> str:
-    return (f"AUC {m['auc']:.3f}  log loss {m['log_loss']:.3f}  acc {m['accuracy']:.3f}  "
+    ci = f" [{m['auc_ci95'][0]:.2f}, {m['auc_ci95'][1]:.2f}]" if "auc_ci95" in m else ""
+    return (f"AUC {m['auc']:.3f}{ci}  log loss {m['log_loss']:.3f}  acc {m['accuracy']:.3f}  "
             f"EER {m['eer']:.3f}  (n={m['n']}, fake={m['n_fake']})")
 
 

@@ -192,3 +192,22 @@ def test_cache_entries_serve_any_subset_of_their_calculators(carphone_path, tmp_
     assert {k.split("__")[0] for k in sub["tracks"][0]["values"]} == {"meta"}
     with pytest.raises(AssertionError, match="decoded again"):  # a family the entry lacks must be computed
         batch.extract_cached(carphone_path, calculators=select("wavelet"), **kw)
+
+
+def test_eval_data_is_scored_never_trained_and_carries_an_interval(trained, tmp_path):
+    root, _ = trained
+    model_dir = tmp_path / "ev"
+    assert train_main(["--data", str(root / "data"), "--features", FEATURES, "-o", str(model_dir), "--frames", "8",
+                       "--workers", "1", "--folds", "4", "--cache", str(root / "cache"),
+                       "--eval-data", str(root / "heldout")]) == 0
+    card = json.load(open(model_dir / "model_card.json"))
+    ev = card["evaluation"]["overall"]
+    assert ev["n"] == 6 and ev["n_fake"] == 3
+    assert ev["auc"] >= 7 / 9  # the held-out pairs separate, as predict.py finds
+    lo, hi = ev["auc_ci95"]
+    assert 0.0 <= lo <= ev["auc"] <= hi <= 1.0
+    from pipeline.cache import file_hash
+
+    held = {file_hash(str(p)) for p in (root / "heldout").rglob("*.mp4")}
+    assert not held & set(card["training_videos"]["content_hashes"])
+    assert "--eval-data" in card["training"]["command"]
