@@ -9,7 +9,7 @@ each copy once through the feature cache (so a second model, or a rerun, costs n
 log loss and their change from clean, per perturbation. A video is scored as ``evaluate.py`` scores it
 (its primary face track, its rows' mean raw score, the model's calibration).
 
-By default each copy holds a clip's first 96 frames (``--max-frames``; whole FF++ clips at 1080p cost a
+By default each copy holds a clip's first 64 frames (``--max-frames``; whole FF++ clips at 1080p cost a
 minute each to re-encode), and the clean reference is those same frames re-encoded at CRF 18, so every
 row differs from clean by its perturbation alone.
 """
@@ -112,7 +112,7 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", default=os.path.join(".cache", "features"), help="feature cache folder")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--max-frames", type=int, default=96,
+    ap.add_argument("--max-frames", type=int, default=64,
                     help="copies hold the first N frames (0: whole clips, compared with the original files); "
                          "the clean reference is then those frames re-encoded at CRF 18")
     args = ap.parse_args(argv)
