@@ -5,7 +5,7 @@ import pytest
 
 from modeling.reliability import LIMITS, reliability
 
-GOOD = {"meta__side_px__q50": 200.0, "quality__upscale__q50": 0.0, "quality__blockiness__q50": 0.1,
+GOOD = {"meta__side_px__q50": 300.0, "quality__upscale__q50": -1.3, "quality__blockiness__q50": 0.1,
         "quality__sharpness__q50": 2.0}
 
 
@@ -14,16 +14,16 @@ def test_a_large_sharp_lightly_compressed_face_is_fully_reliable():
 
 
 @pytest.mark.parametrize("col,bad,word", [("meta__side_px__q50", 45.0, "small face"),
-                                          ("quality__blockiness__q50", 0.85, "blocking"),
-                                          ("quality__sharpness__q50", 0.5, "blurred"),
-                                          ("quality__upscale__q50", 1.9, "enlarged")])
+                                          ("quality__blockiness__q50", 1.15, "blocking"),
+                                          ("quality__sharpness__q50", 0.32, "blurred"),
+                                          ("quality__upscale__q50", -0.05, "native detail")])
 def test_each_limit_lowers_reliability_and_is_named(col, bad, word):
     r = reliability(dict(GOOD, **{col: bad}))
     assert r.score < 0.15 and word in r.reason
 
 
 def test_reliability_falls_monotonically_with_face_size_and_ignores_missing_measurements():
-    scores = [reliability(dict(GOOD, meta__side_px__q50=s)).score for s in (30, 60, 90, 120, 200)]
+    scores = [reliability(dict(GOOD, meta__side_px__q50=s)).score for s in (30, 60, 120, 200, 300)]
     assert scores == sorted(scores) and scores[0] == 0.0 and scores[-1] == 1.0
     assert reliability({"quality__sharpness__q50": float("nan")}) == (1.0, "")
     assert {c for c, *_ in LIMITS} == set(GOOD)
