@@ -125,6 +125,9 @@ def main(argv=None) -> int:
     ap.add_argument("--strict", action="store_true",
                     help="stop at the first feature calculator that fails (default: its features are left out of "
                          "that video's row)")
+    ap.add_argument("--table-rows", type=int, default=300,
+                    help="features.csv (for the report and explanations' reference ranges) holds at most this "
+                         "many training rows, a seeded random sample (0 = all; default 300)")
     ap.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     args = ap.parse_args(argv)
 
@@ -197,7 +200,8 @@ def main(argv=None) -> int:
         name=os.path.basename(os.path.normpath(args.output)), features=names, feature_set=args.features,
         calculators=[c.key for c in calcs], frames=args.frames, dense=args.dense, calibration=(a, b), cv=cv,
         training={"command": "python train.py " + shlex.join(sys.argv[1:] if argv is None else list(argv)),
-                  "n_rows": int(len(rows)), "n_videos": len(records), "n_fake_rows": int(labels.sum()),
+                  "n_rows": int(len(rows)), "table_rows": int(min(len(rows), args.table_rows or len(rows))),
+                  "n_videos": len(records), "n_fake_rows": int(labels.sum()),
                   "n_scored_variants": len(videos),
                   "fakes": fakes, "augment": augment, "cv_groups": args.cv_groups, "rows": args.rows, "donor_bank": len(donors), "seed": args.seed,
                   "failures": dict(failures), "extract_seconds": round(t_extract, 1),
@@ -214,7 +218,11 @@ def main(argv=None) -> int:
     for v in videos:
         v["_prob"] = float(apply_platt([v["_raw"]], a, b)[0]) if np.isfinite(v["_raw"]) else ""
     write_oof(args.output, videos)
-    write_training_table(args.output, rows, names)
+    table = rows
+    if args.table_rows and len(rows) > args.table_rows:  # a seeded random sample keeps the folder small
+        keep = np.sort(np.random.default_rng(args.seed).choice(len(rows), args.table_rows, replace=False))
+        table = [rows[i] for i in keep]
+    write_training_table(args.output, table, names)
     _print_cv(cv, card)
     if args.report:
         from reporting.model_report import build_report

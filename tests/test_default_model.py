@@ -60,5 +60,7 @@ def test_readme_demo_command_scores_carphone(carphone_path, tmp_path):
                               dense=model.card.get("dense", 64))[0].tracks[0]
         sc = model.score_track(track.values, track.features)
         assert raw == pytest.approx(sc.raw, abs=1e-6)
-        assert np.allclose(sc.values, x[0], equal_nan=True, rtol=1e-6)
+        # float32 features; the worker runs single-threaded, this process may not (FFT summation order)
+        bad = ~np.isclose(sc.values, x[0], equal_nan=True, rtol=1e-4, atol=1e-6)
+        assert not bad.any(), [(model.feature_names[i], sc.values[i], x[0][i]) for i in np.flatnonzero(bad)][:5]
     assert rows[0]["top_fake_features"].split(";")[0].split("=")[0] in model.feature_names
