@@ -24,6 +24,7 @@ import csv
 import hashlib
 import json
 import os
+import warnings
 from dataclasses import dataclass
 from importlib import resources
 from typing import NamedTuple
@@ -214,7 +215,8 @@ class DetectorModel:
         raw = float(self.raw_score(X).mean())
         cal = self.card["calibration"]
         prob = float(apply_platt([raw], cal["a"], cal["b"], tuple(self.card.get("clip", CLIP)))[0])
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a column missing in every segment stays NaN
             shown = np.nanmean(X, axis=0) if len(X) > 1 else X[0]
         return TrackScore(raw, prob, contrib[:-1], float(contrib[-1]), shown, len(rows))
 
