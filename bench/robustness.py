@@ -103,6 +103,21 @@ def reliability_bins(table: list[dict], probs: dict, labels: dict, *, n_bins: in
     return out
 
 
+def record_in_card(model_dir: str, result: dict) -> None:
+    """A summary of ``result`` (what ``robustness.json`` holds) in the model card, so the card alone says how
+    the model held up; the card's integrity hash covers ``model.txt`` and the feature list, not this."""
+    path = os.path.join(model_dir, "model_card.json")
+    with open(path) as f:
+        card = json.load(f)
+    rows = result["rows"]
+    worst = min(rows[1:], key=lambda r: r["d_auc"]) if len(rows) > 1 else rows[0]
+    card["robustness"] = {"file": ROBUSTNESS_FILE, "data": result["data"], "max_frames": result.get("max_frames"),
+                          "clean_auc": rows[0]["auc"], "worst_kind": worst["kind"], "worst_d_auc": worst["d_auc"],
+                          "d_auc": {r["kind"]: round(r["d_auc"], 4) for r in rows[1:]}}
+    with open(path, "w") as f:
+        json.dump(card, f, indent=2)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", nargs="+", default=[None], help="model folders (default: the shipped model)")
@@ -170,6 +185,7 @@ def main(argv=None) -> int:
         path = os.path.join(name or os.path.join(ROOT, "modeling", "default_model"), ROBUSTNESS_FILE)
         with open(path, "w") as f:
             json.dump(out, f, indent=1, default=float)
+        record_in_card(os.path.dirname(path), json.loads(json.dumps(out, default=float)))
         print(f"== {out['model']}")
         for r in rows:
             print(f"{r['kind']:<28} AUC {r['auc']:.3f} [{r['auc_lo']:.2f}, {r['auc_hi']:.2f}]  "
