@@ -475,8 +475,8 @@ def _read(path: str, size: int, *, n_frames: int, dense: int, dense_max_side: in
         got_idx = [got_idx[k] for k in keep]
         warnings.append("frame size changes within the video; kept frames of the most common size")
     n = len(sparse)
-    if slab is not None and all(f.base is slab or f is slab[k] for k, f in enumerate(sparse)):
-        frames = slab[:n]  # every frame was written in place
+    if slab is not None and all(np.may_share_memory(f, slab[k]) for k, f in enumerate(sparse)):
+        frames = slab[:n]  # every kept frame sits in its own slot (not so after dropping frames of another size)
     else:
         frames = np.stack(sparse)
     if len(frames) >= MIN_FRAMES and all(np.array_equal(frames[0], f) for f in frames[1:]):

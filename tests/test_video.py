@@ -63,3 +63,44 @@ def test_missing_file(tmp_path):
     with pytest.raises(VideoError) as e:
         read_video(str(tmp_path / "nope.mp4"))
     assert e.value.code == "not_found"
+
+
+class _SizeChangingCapture:
+    """A stand-in for cv2.VideoCapture: 40 frames whose size changes at frame 10 for 4 frames, each frame
+    filled with its own index (so a frame in the wrong place is visible)."""
+
+    def __init__(self):
+        self.i = -1
+
+    def isOpened(self):
+        return True
+
+    def get(self, prop):
+        import cv2
+
+        return {cv2.CAP_PROP_FPS: 25.0, cv2.CAP_PROP_FRAME_COUNT: 40, cv2.CAP_PROP_FRAME_WIDTH: 64,
+                cv2.CAP_PROP_FRAME_HEIGHT: 48, cv2.CAP_PROP_POS_MSEC: 40.0 * self.i}.get(prop, 0)
+
+    def grab(self):
+        self.i += 1
+        return self.i < 40
+
+    def retrieve(self):
+        h, w = (60, 80) if 10 <= self.i < 14 else (48, 64)
+        return True, np.full((h, w, 3), self.i, np.uint8)
+
+    def release(self):
+        pass
+
+
+def test_frames_of_another_size_are_dropped_and_the_rest_kept_in_order(monkeypatch, tmp_path):
+    import pipeline.video as video
+
+    path = tmp_path / "changes.mp4"
+    path.write_bytes(b"\x00" * 64)  # a file to open; its frames come from the stand-in capture
+    monkeypatch.setattr(video, "_open", lambda p: _SizeChangingCapture())
+    v = read_video(str(path), n_frames=20)
+    assert "frame size changes" in " ".join(v.warnings)
+    assert v.frames.shape[1:] == (48, 64, 3) and len(v.frames) == len(v.indices) < 20
+    assert not any(10 <= i < 14 for i in v.indices)
+    assert [int(f[0, 0, 0]) for f in v.frames] == [int(i) for i in v.indices]  # each frame is its own
