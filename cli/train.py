@@ -86,7 +86,8 @@ def main(argv=None) -> int:
                                         "feature set, no videos...); 4 stopped by --strict; 130 interrupted.")
     ap.add_argument("--data", nargs="+", required=True, metavar="PATH",
                     help="labelled data: DFDC/FF++/Celeb-DF folder, real/+fake/ folders, CSV path,label[,group]")
-    ap.add_argument("--features", default="all", help="all | fast | FAMILY[,FAMILY]; -FAMILY leaves one out (all,-meta) (default all)")
+    ap.add_argument("--features", default="all",
+                    help="all | fast | FAMILY[,FAMILY]; -FAMILY leaves one out (all,-meta) (default all)")
     ap.add_argument("-o", "--output", required=True, metavar="MODEL_DIR")
     ap.add_argument("--frames", type=int, default=32)
     ap.add_argument("--dense", type=int, default=64, help="dense-window length for temporal features")
@@ -193,7 +194,8 @@ def main(argv=None) -> int:
     v_y = np.array([v["_label"] for v in videos])
     ok = np.isfinite(v_raw)
     # each class, and each source within it, weighs the same: the pool's mix is not the prior
-    a, b = fit_platt(v_raw[ok], v_y[ok], weights=balanced_weights(v_y[ok], np.array([v["_source"] for v in videos])[ok]))
+    sources = np.array([v["_source"] for v in videos])
+    a, b = fit_platt(v_raw[ok], v_y[ok], weights=balanced_weights(v_y[ok], sources[ok]))
     cv = cv_report(v_y, v_raw, a, b, [v["_method"] for v in videos], [v["_dataset"] for v in videos],
                    len(np.unique(folds)))
     card = build_card(
@@ -203,7 +205,8 @@ def main(argv=None) -> int:
                   "n_rows": int(len(rows)), "table_rows": int(min(len(rows), args.table_rows or len(rows))),
                   "n_videos": len(records), "n_fake_rows": int(labels.sum()),
                   "n_scored_variants": len(videos),
-                  "fakes": fakes, "augment": augment, "cv_groups": args.cv_groups, "rows": args.rows, "donor_bank": len(donors), "seed": args.seed,
+                  "fakes": fakes, "augment": augment, "cv_groups": args.cv_groups, "rows": args.rows,
+                  "donor_bank": len(donors), "seed": args.seed,
                   "failures": dict(failures), "extract_seconds": round(t_extract, 1),
                   "variants": dict(Counter(v["_variant"] for v in videos))},
         sources=data_sources(records, synthesized=_synthesis_source(fakes) if fakes else None),

@@ -141,8 +141,9 @@ def select(spec: str = "all") -> list[Calculator]:
     known = families()
     parts = [p.strip() for p in (spec or "all").split(",") if p.strip()]
     dropped = {p[1:].strip() for p in parts if p.startswith("-")}
-    for name in dropped - set(known):
-        raise ValueError(f"unknown feature family {name!r} after '-'; choose from {', '.join(known)}")
+    unknown = sorted(dropped - set(known))
+    if unknown:
+        raise ValueError(f"unknown feature family {unknown[0]!r} after '-'; choose from {', '.join(known)}")
     parts = [p for p in parts if not p.startswith("-")] or ["all"]
     wanted: list[Calculator] = []
     for part in parts:

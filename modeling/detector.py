@@ -271,6 +271,7 @@ def write_oof(model_dir: str, rows: list[dict]) -> None:
 def write_training_table(model_dir: str, rows: list[dict], names: list[str]) -> None:
     """``features.csv``: the bookkeeping columns, then every feature in ``names`` order."""
     keys = ["_path", "_label", "_group", "_method", "_dataset", "_variant"]
+
     def value(v):  # 7 significant digits: float32 precision, half the characters of repr
         return f"{v:.7g}" if isinstance(v, float) else v
 

@@ -10,7 +10,7 @@ Three ways to run a per-video task:
   frame the file announces) or a worker over its memory limit is killed and comes back as a ``timeout``
   or ``out_of_memory`` outcome; a worker that dies (a crash in a native decoder) as ``crashed``; a fresh
   worker takes its place and the batch goes on.
-* :func:`dask_map` (``predict.py --scheduler``): the same task on a Dask distributed cluster.
+* :class:`DaskCluster` (``predict.py --scheduler``): the same task on a Dask distributed cluster.
 * :func:`parallel_map` (training): joblib's process pool.
 
 Every worker process caps its thread pools first (:func:`pipeline.threads.limit_threads`).
@@ -34,7 +34,7 @@ from .cache import FeatureCache, file_hash
 from .extract import SCORED, VideoResult, extract_video
 from .faces import FaceDetector
 
-__all__ = ["PIPELINE_VERSION", "parallel_map", "supervised_map", "dask_map", "DaskCluster", "Outcome", "default_workers",
+__all__ = ["PIPELINE_VERSION", "parallel_map", "supervised_map", "DaskCluster", "Outcome", "default_workers",
            "result_to_json", "extract_cached", "training_variants", "extract_table", "DEFAULT_TIMEOUT",
            "SECONDS_PER_FRAME", "DEFAULT_MAX_MEMORY_MB", "threads_per_worker"]
 
@@ -344,7 +344,10 @@ class DaskCluster:
 
     ``scheduler`` is ``tcp://HOST:PORT`` of a running scheduler, or ``local`` to start a ``LocalCluster`` of
     ``workers`` single-threaded processes on the loopback interface. Use as a context manager; :meth:`map`
-    runs the tasks.
+    runs the tasks. The workers need this package installed (the task function travels by reference). Dask
+    cannot stop one running task, so there is no per-video timeout here: bound the workers with Dask's own
+    limits (``dask worker --memory-limit``, ``--lifetime``). A task whose workers keep dying comes back
+    ``crashed`` (Dask's ``KilledWorker``).
     """
 
     def __init__(self, scheduler: str, *, workers: int = 0, connect_timeout: float = 30.0):
@@ -375,10 +378,10 @@ class DaskCluster:
             self.cluster.close()
 
     def map(self, func, items):
-        """Yield an :class:`Outcome` per item as each finishes (:func:`dask_map`)."""
-        from distributed import as_completed
-
+        """Yield an :class:`Outcome` per item as each finishes (unordered)."""
         import uuid
+
+        from distributed import as_completed
 
         tag = uuid.uuid4().hex[:8]
         futures = [self.client.submit(_dask_call, func, 1, item, key=f"dff-{tag}-{i}", pure=False)
@@ -397,18 +400,6 @@ class DaskCluster:
                 fut.release()
         finally:
             self.client.cancel([f for f in futures if not f.done()])
-
-
-def dask_map(func, items, scheduler: str, *, workers: int = 0):
-    """Yield an :class:`Outcome` per item as each finishes, from a Dask distributed cluster (:class:`DaskCluster`).
-
-    The workers need this package installed (``func`` travels by reference). Dask cannot stop one running
-    task, so there is no per-video timeout here: bound the workers with Dask's own limits
-    (``dask worker --memory-limit``, ``--lifetime``). A task whose workers keep dying comes back ``crashed``
-    (Dask's ``KilledWorker``).
-    """
-    with DaskCluster(scheduler, workers=min(len(items), workers) if workers else 0) as c:
-        yield from c.map(func, list(items))
 
 
 def result_to_json(r: VideoResult) -> dict:
@@ -507,10 +498,10 @@ def extract_table(records, *, calculators, frames, dense, device, seed, cache_di
     """Feature rows (primary face track) for every record and training variant, plus per-status failure counts.
 
     Each row is ``{column: value}`` plus bookkeeping keys ``_path, _variant, _label, _group, _source, _method,
-    _dataset, _segment`` (``_source``: the repository or folder a video comes from); synthetic fakes (:func:`training_variants`) carry label 1 and their kind as
-    method; ``swap`` fakes take donor faces from the bank files ``donors``. ``rows`` is
-    ``video`` (one row per variant) or ``segment:K`` (:mod:`modeling.rows`). Rows come back sorted by
-    path, variant and segment, so training is reproducible whatever order the workers finish in; each
+    _dataset, _segment`` (``_source``: the repository or folder a video comes from); synthetic fakes
+    (:func:`training_variants`) carry label 1 and their kind as method; ``swap`` fakes take donor faces from
+    the bank files ``donors``. ``rows`` is ``video`` (one row per variant) or ``segment:K``
+    (:mod:`modeling.rows`). Rows come back sorted by path, variant and segment, so training is reproducible whatever order the workers finish in; each
     carries the video file's ``_hash`` (content hash). ``progress(done, total)`` is called after each
     video (without it, ``log`` gets a line every 10 videos); ``strict`` stops at the first calculator
     failure (:class:`pipeline.extract.CalculatorFailure`).
