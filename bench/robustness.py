@@ -28,10 +28,8 @@ sys.path.insert(0, ROOT)
 
 from dataformats import read_labels  # noqa: E402
 from features.registry import select  # noqa: E402
-from modeling.calibration import apply_platt  # noqa: E402
 from modeling.detector import DetectorModel  # noqa: E402
 from modeling.reliability import LIMITS  # noqa: E402
-from modeling.training import per_video  # noqa: E402
 from pipeline.batch import extract_table, parallel_map  # noqa: E402
 from pipeline.cache import file_hash  # noqa: E402
 from reporting.robustness import ROBUSTNESS_FILE, robustness_table  # noqa: E402
@@ -61,13 +59,8 @@ CLEAN_CRF = 18
 
 
 def _probs(model: DetectorModel, rows: list[dict]) -> dict:
-    """``original path -> P(fake)`` for the videos in ``rows`` (``_orig`` bookkeeping key)."""
-    if not rows:
-        return {}
-    videos = per_video(rows, model.raw_score(model.matrix(rows)))
-    cal = model.card["calibration"]
-    p = apply_platt([v["_raw"] for v in videos], cal["a"], cal["b"], tuple(model.card.get("clip", (0.01, 0.99))))
-    return {v["_path"]: float(q) for v, q in zip(videos, p)}
+    """``copy path -> P(fake)`` for the videos in ``rows``."""
+    return {v["_path"]: v["_prob"] for v in model.score_videos(rows)}
 
 
 def reliability_bins(table: list[dict], probs: dict, labels: dict, *, n_bins: int = 4) -> dict:

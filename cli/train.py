@@ -33,9 +33,8 @@ def evaluate_external(model: DetectorModel, paths, *, calcs, frames, dense, devi
     records = [r for p in paths for r in read_labels(p) if r.label is not None]
     rows, failures = extract_table(records, calculators=calcs, frames=frames, dense=dense, device=device, seed=seed,
                                    cache_dir=cache_dir, workers=workers, rows=model.rows, log=lambda *_: None)
-    videos = per_video(rows, model.raw_score(model.matrix(rows)))
-    cal = model.card["calibration"]
-    p = apply_platt([v["_raw"] for v in videos], cal["a"], cal["b"])
+    videos = model.score_videos(rows)
+    p = np.array([v["_prob"] for v in videos])
     rep = metrics.breakdown([v["_label"] for v in videos], p, methods=[v["_method"] for v in videos],
                             datasets=[v["_dataset"] for v in videos])
     overall = {k: v for k, v in rep.items() if not k.startswith("per_")}

@@ -183,9 +183,23 @@ class DetectorModel:
     def raw_score(self, X) -> np.ndarray:
         return self.booster.predict(np.asarray(X, float), raw_score=True)
 
-    def predict_proba(self, X) -> np.ndarray:
+    def calibrate(self, raw) -> np.ndarray:
+        """Calibrated, clipped P(fake) of raw scores (the card's Platt parameters and clip)."""
         cal = self.card["calibration"]
-        return apply_platt(self.raw_score(X), cal["a"], cal["b"], tuple(self.card.get("clip", CLIP)))
+        return apply_platt(raw, cal["a"], cal["b"], tuple(self.card.get("clip", CLIP)))
+
+    def predict_proba(self, X) -> np.ndarray:
+        return self.calibrate(self.raw_score(X))
+
+    def score_videos(self, rows: list[dict]) -> list[dict]:
+        """One entry per (video, variant) of feature ``rows`` (:func:`modeling.training.per_video`: the mean raw
+        score of its rows) with its calibrated ``_prob``: how ``train.py --eval-data`` and the benches score."""
+        from .training import per_video
+
+        videos = per_video(rows, self.raw_score(self.matrix(rows))) if rows else []
+        for v, p in zip(videos, self.calibrate([v["_raw"] for v in videos])):
+            v["_prob"] = float(p)
+        return videos
 
     def contributions(self, X) -> np.ndarray:
         """Per-feature contributions to the raw score (TreeSHAP); the last column is the expected value."""
@@ -213,8 +227,7 @@ class DetectorModel:
         X = self.matrix(rows)
         contrib = self.contributions(X).mean(axis=0)
         raw = float(self.raw_score(X).mean())
-        cal = self.card["calibration"]
-        prob = float(apply_platt([raw], cal["a"], cal["b"], tuple(self.card.get("clip", CLIP)))[0])
+        prob = float(self.calibrate([raw])[0])
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a column missing in every segment stays NaN
             shown = np.nanmean(X, axis=0) if len(X) > 1 else X[0]
