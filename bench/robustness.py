@@ -156,19 +156,13 @@ def main(argv=None) -> int:
     print(f"  features of {len(everything)} videos ({time.time() - t0:.0f} s)", file=sys.stderr)
 
     labels = {r.path: r.label for r in records}
+    copy_labels = {r.path: r.label for rs in sets.values() for r in rs}
     for name, model in models.items():
         table, failures = per_rows[model.rows]
-        by_kind = {}
-        for kind, rs in sets.items():
-            paths = {r.path for r in rs}
-            p = _probs(model, [row for row in table if row["_path"] in paths])
-            by_kind[kind] = {origin.get(k, k): v for k, v in p.items()}
+        copy_probs = _probs(model, table)  # every copy scored once
+        by_kind = {kind: {origin.get(r.path, r.path): copy_probs[r.path] for r in rs if r.path in copy_probs}
+                   for kind, rs in sets.items()}
         rows = robustness_table(labels, by_kind["clean"], {k: by_kind[k] for k in kinds})
-        copy_probs, copy_labels = {}, {}
-        for kind, rs in sets.items():
-            p = _probs(model, [row for row in table if row["_path"] in {r.path for r in rs}])
-            copy_probs.update(p)
-            copy_labels.update({r.path: r.label for r in rs})
         out = {"model": name or "shipped default", "data": ", ".join(args.data), "kinds": kinds, "rows": rows,
                "failures": len(failed) + sum(failures.values()), "seed": args.seed, "max_frames": args.max_frames,
                "reliability_bins": reliability_bins(table, copy_probs, copy_labels),
