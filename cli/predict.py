@@ -15,7 +15,6 @@ from collections import Counter
 
 import numpy as np
 
-from features.aggregate import video_row
 from modeling.card import training_hashes
 from modeling.detector import DetectorModel
 from modeling.reliability import RELIABILITY_CALCULATORS, reliability
@@ -98,7 +97,7 @@ def predict_one(path: str, cfg: dict) -> tuple[dict, dict | None]:
             row.update(label=sc.prob, raw_score=sc.raw, track=best,
                        top_fake_features=_top_features(model.feature_names, sc.contrib))
             feats = dict(zip(model.feature_names, sc.values.tolist()))
-            rel = reliability(video_row(r.tracks[best].values))
+            rel = reliability(r.tracks[best].features)  # the track's video row holds the quality measurements
             row.update(reliability=rel.score, reliability_note=rel.reason)
             if explain:
                 try:
