@@ -38,7 +38,10 @@ from synthesis.perturb import expand_kinds, perturb_file  # noqa: E402
 from synthesis.variants import stable_seed  # noqa: E402
 
 
-def _perturb(item):
+def make_copy(item):
+    """Write one copy ``(src, dst, kind, seed, max_frames)``: ``kind`` ``"clean"`` re-encodes the opening
+    frames at :data:`CLEAN_CRF`, anything else perturbs them (:func:`synthesis.perturb.perturb_file`).
+    Returns ``(dst, error message or "")``; an existing ``dst`` is kept."""
     src, dst, kind, seed, max_frames = item
     try:
         if not os.path.isfile(dst):
@@ -141,7 +144,7 @@ def main(argv=None) -> int:
             dst = os.path.join(args.work, f"first{args.max_frames}" if args.max_frames else "whole", kind, f"{h}.mp4")
             jobs.append((r.path, dst, kind, stable_seed(os.path.basename(r.path), args.seed), args.max_frames or None))
             copies[kind].append(dataclasses.replace(r, path=dst))
-    failed = {dst: msg for dst, msg in parallel_map(_perturb, jobs, args.workers) if msg}
+    failed = {dst: msg for dst, msg in parallel_map(make_copy, jobs, args.workers) if msg}
     print(f"  {len(jobs) - len(failed)}/{len(jobs)} perturbed copies ({time.time() - t0:.0f} s)", file=sys.stderr)
     origin = {c.path: r.path for k in made for c, r in zip(copies[k], records)}
     sets = {"clean": records, **{k: [c for c in copies[k] if c.path not in failed] for k in made}}

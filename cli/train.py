@@ -25,7 +25,7 @@ from synthesis.variants import needs_donor, parse_variant
 
 from .common import EXIT_STRICT, Progress, UsageError, cli_errors
 
-__all__ = ["main", "evaluate_external"]
+__all__ = ["main", "build_parser", "training_inputs", "evaluate_external"]
 
 
 def evaluate_external(model: DetectorModel, paths, *, calcs, frames, dense, device, cache_dir, workers, seed) -> dict:
@@ -78,8 +78,9 @@ def _print_cv(cv: dict, card: dict) -> None:
             print(f"  {m:<32} {_fmt(s)}")
 
 
-@cli_errors("train.py")
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """``train.py``'s argument parser (also parses a model card's ``training.command`` again: bench scripts
+    rebuild a model's training rows and folds from it)."""
     ap = argparse.ArgumentParser(prog="train.py", description="Train a detector on labelled videos.",
                                  epilog="exit codes: 0 model written; 2 usage error (missing --data path, unknown "
                                         "feature set, no videos...); 4 stopped by --strict; 130 interrupted.")
@@ -129,14 +130,15 @@ def main(argv=None) -> int:
                     help="features.csv (for the report and explanations' reference ranges) holds at most this "
                          "many training rows, a seeded random sample (0 = all; default 300)")
     ap.add_argument("--debug", action="store_true", help="show tracebacks of errors")
-    args = ap.parse_args(argv)
+    return ap
 
-    from forensics.backend import resolve_device
 
-    missing = [d for d in args.data + args.eval_data if not os.path.exists(d)]
-    if missing:
-        raise UsageError("no such file or folder: " + ", ".join(missing))
-    device = resolve_device(args.device)
+def training_inputs(args) -> tuple:
+    """``(calculators, records, fakes, augment, donors)`` that parsed ``train.py`` arguments train on.
+
+    Unlabelled folders count as REAL when synthetic fakes are asked for. ``SystemExit`` with a message for
+    a typo in a variant, swap fakes without a donor bank, unlabelled data without fakes, or no videos.
+    """
     calcs = select(args.features)
     parse_rows(args.rows)
     fakes = _list(args.fakes) + (["selfblend"] if args.synthesize and "selfblend" not in args.fakes else [])
@@ -158,6 +160,20 @@ def main(argv=None) -> int:
         records += recs
     if not records:
         raise SystemExit("no videos found in --data")
+    return calcs, records, fakes, augment, donors
+
+
+@cli_errors("train.py")
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+
+    from forensics.backend import resolve_device
+
+    missing = [d for d in args.data + args.eval_data if not os.path.exists(d)]
+    if missing:
+        raise UsageError("no such file or folder: " + ", ".join(missing))
+    device = resolve_device(args.device)
+    calcs, records, fakes, augment, donors = training_inputs(args)
     workers = 1 if device == "cuda" else default_workers(args.workers)
     print(f"{len(records)} videos ({sum(r.label == 1 for r in records)} fake), {len(calcs)} calculators, "
           f"{workers} worker(s), device {device}", flush=True)

@@ -11,7 +11,7 @@ import numpy as np
 from . import metrics
 from .calibration import apply_platt
 
-__all__ = ["DEFAULT_PARAMS", "NUM_ROUNDS", "feature_matrix", "grouped_folds", "train_cv", "cv_report", "per_video"]
+__all__ = ["DEFAULT_PARAMS", "NUM_ROUNDS", "feature_matrix", "grouped_folds", "fold_models", "train_cv", "cv_report", "per_video"]
 
 DEFAULT_PARAMS = {
     "objective": "binary",
@@ -90,16 +90,29 @@ def train_cv(X: np.ndarray, y: np.ndarray, groups, *, feature_names, n_folds: in
     folds = grouped_folds(groups, y, n_folds=n_folds, seed=seed)
     params = _params(len(y), seed, threads, params)
     oof = np.full(len(y), np.nan)
-    for f in np.unique(folds):
-        tr, te = folds != f, folds == f
-        if len(np.unique(y[tr])) < 2:
-            continue
-        ds = lgb.Dataset(X[tr], y[tr], feature_name=list(feature_names), free_raw_data=False)
-        b = lgb.train(params, ds, num_boost_round=rounds)
-        oof[te] = b.predict(X[te], raw_score=True)
+    for f, b in fold_models(X, y, folds, feature_names=feature_names, params=params, rounds=rounds).items():
+        oof[folds == f] = b.predict(X[folds == f], raw_score=True)
     ds = lgb.Dataset(X, y, feature_name=list(feature_names), free_raw_data=False)
     booster = lgb.train(params, ds, num_boost_round=rounds)
     return booster, oof, folds, params
+
+
+def fold_models(X: np.ndarray, y: np.ndarray, folds, *, feature_names, params: dict,
+                rounds: int = NUM_ROUNDS) -> dict:
+    """``{fold: booster}``: for each fold, LightGBM trained on every row outside it with ``params`` (complete,
+    as :func:`train_cv` resolves them). A fold whose complement lacks a class gets no model."""
+    import lightgbm as lgb
+
+    y = np.asarray(y, dtype=np.float64)
+    folds = np.asarray(folds)
+    out = {}
+    for f in np.unique(folds):
+        tr = folds != f
+        if len(np.unique(y[tr])) < 2:
+            continue
+        ds = lgb.Dataset(X[tr], y[tr], feature_name=list(feature_names), free_raw_data=False)
+        out[int(f)] = lgb.train(params, ds, num_boost_round=rounds)
+    return out
 
 
 def cv_report(y, oof_raw, a, b, methods, datasets, n_folds) -> dict:

@@ -32,6 +32,24 @@ def test_default_model_never_trained_on_research_only_data():
     assert "cv" in card and "calibration" in card
 
 
+def test_card_command_rebuilds_the_shipped_training_setup():
+    """The card's command is what bench scripts parse to rebuild the model's folds: it must name the
+    model's own feature set, frames, rows and CV groups, and no research-only data."""
+    import shlex
+
+    from cli.train import build_parser
+    from features.registry import select
+
+    card = json.load(open(os.path.join(default_model_dir(), "model_card.json")))
+    argv = shlex.split(card["training"]["command"])
+    args = build_parser().parse_args(argv[argv.index("train.py") + 1:])
+    assert args.features == card["feature_set"]
+    assert [c.key for c in select(args.features)] == card["calculators"]
+    assert (args.frames, args.dense, args.rows) == (card["frames"], card["dense"], card["rows"])
+    assert args.cv_groups == card["training"]["cv_groups"]
+    assert not [d for d in args.data if "labelled" in d]
+
+
 def test_readme_demo_command_scores_carphone(carphone_path, tmp_path):
     from cli.predict import main as predict_main
 
