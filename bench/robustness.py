@@ -107,7 +107,8 @@ def record_in_card(model_dir: str, result: dict) -> None:
         card = json.load(f)
     rows = result["rows"]
     worst = min(rows[1:], key=lambda r: r["d_auc"]) if len(rows) > 1 else rows[0]
-    card["robustness"] = {"file": ROBUSTNESS_FILE, "data": result["data"], "max_frames": result.get("max_frames"),
+    card["robustness"] = {**{k: v for k, v in card.get("robustness", {}).items() if k == "selfblend_cv"},
+                          "file": ROBUSTNESS_FILE, "data": result["data"], "max_frames": result.get("max_frames"),
                           "clean_auc": rows[0]["auc"], "worst_kind": worst["kind"], "worst_d_auc": worst["d_auc"],
                           "d_auc": {r["kind"]: round(r["d_auc"], 4) for r in rows[1:]}}
     with open(path, "w") as f:

@@ -541,12 +541,18 @@ def _errors_section(arrs, n: int = 10) -> str:
 
 
 def _robustness_section(model_dir) -> str:
-    from .robustness import read_robustness, robustness_section_body
+    from .robustness import SELFBLEND_FILE, read_robustness, robustness_section_body
 
     rob = read_robustness(str(model_dir))
     body = robustness_section_body(rob) if rob else note(
         "Not measured for this model: <code>python bench/robustness.py --model MODEL_DIR --data LABELLED</code> "
         "scores it under re-encoding, downscaling, frame-rate change, blur, noise, colour shifts, flips and overlays.")
+    sb = read_robustness(str(model_dir), SELFBLEND_FILE)
+    if sb:
+        body += "<h3>Self-blends of the training reals, out of fold</h3>" + robustness_section_body(
+            sb, lead=f"Each of {sb.get('n_reals', '?')} real training clips and its self-blended fake, degraded alike "
+                     "and scored by the cross-validation model that never saw the clip's source "
+                     "(bench/selfblend_robustness.py).")
     return section("robustness", "Robustness to degradation", body)
 
 

@@ -15,9 +15,13 @@ import numpy as np
 
 from modeling import metrics
 
-__all__ = ["ROBUSTNESS_FILE", "robustness_table", "read_robustness", "robustness_section_body"]
+__all__ = ["ROBUSTNESS_FILE", "SELFBLEND_FILE", "robustness_table", "read_robustness", "robustness_section_body"]
 
+#: a labelled set scored under each perturbation (``bench/robustness.py``)
 ROBUSTNESS_FILE = "robustness.json"
+#: the training pool's self-blends against their reals, out of fold, under each perturbation
+#: (``bench/selfblend_robustness.py``)
+SELFBLEND_FILE = "robustness_selfblend.json"
 
 
 def _score(y, p) -> dict:
@@ -47,25 +51,27 @@ def robustness_table(labels: dict, clean: dict, perturbed: dict[str, dict]) -> l
     return rows
 
 
-def read_robustness(model_dir: str) -> dict | None:
-    """The ``robustness.json`` of a model folder, or None."""
-    path = os.path.join(str(model_dir), ROBUSTNESS_FILE)
+def read_robustness(model_dir: str, name: str = ROBUSTNESS_FILE) -> dict | None:
+    """A robustness file of a model folder (:data:`ROBUSTNESS_FILE` or :data:`SELFBLEND_FILE`), or None."""
+    path = os.path.join(str(model_dir), name)
     if not os.path.isfile(path):
         return None
     with open(path) as f:
         return json.load(f)
 
 
-def robustness_section_body(rob: dict) -> str:
-    """The model report's robustness section: a plot of the AUC change per perturbation and the table."""
+def robustness_section_body(rob: dict, *, lead: str | None = None) -> str:
+    """The model report's robustness section: a plot of the AUC change per perturbation and the table.
+
+    ``lead``: what was scored, for the note under the table (default: a labelled set's uploads)."""
     from .html import fig_to_data_uri, html_table, img, note, pyplot
 
     rows = rob.get("rows") or []
     if not rows:
         return note("No perturbation results.")
     plt = pyplot()
-    kinds = [r["kind"] for r in rows[1:]]
-    d = [r["d_auc"] for r in rows[1:]]
+    kinds = [r["kind"] for r in rows if not r["kind"].startswith("clean")]
+    d = [r["d_auc"] for r in rows if not r["kind"].startswith("clean")]
     fig, ax = plt.subplots(figsize=(7, max(2.0, 0.28 * len(kinds) + 0.8)))
     y = np.arange(len(kinds))[::-1]
     ax.barh(y, d, color=["#c0392b" if v < -0.05 else "#4c6fa8" for v in d])
@@ -78,7 +84,9 @@ def robustness_section_body(rob: dict) -> str:
     body += html_table([[r["kind"], r["auc"], f"[{r['auc_lo']:.2f}, {r['auc_hi']:.2f}]", r["d_auc"], r["log_loss"],
                          r["d_log_loss"], r["n"]] for r in rows],
                        ["perturbation", "AUC", "95 % CI", "AUC change", "log loss", "log-loss change", "videos"])
-    body += note(f"Scored by this model on {rob.get('data', '?')}: each video re-encoded with the perturbation "
-                 "(synthesis.perturb; H.264 at CRF 18 unless the perturbation sets its own), then predicted as a "
-                 f"user's upload would be. {rob.get('note', '')}")
+    if lead is None:
+        lead = (f"Scored by this model on {rob.get('data', '?')}: each video re-encoded with the perturbation "
+                "(synthesis.perturb; H.264 at CRF 18 unless the perturbation sets its own), then predicted as a "
+                "user's upload would be.")
+    body += note(f"{lead} {rob.get('note', '')}")
     return body

@@ -458,3 +458,11 @@ def test_robustness_section_from_a_planted_table(model_dir, tmp_path):
     (d / ROBUSTNESS_FILE).write_text(json.dumps({"rows": rows, "data": "planted"}))
     text = Path(build_report(d, tmp_path / "out")).read_text()
     assert '<section id="robustness">' in text and "erases" in text and "AUC change" in text
+    assert "Self-blends of the training reals" not in text
+    from reporting.robustness import SELFBLEND_FILE
+
+    (d / SELFBLEND_FILE).write_text(json.dumps({"rows": rows + [dict(by["clean"], kind="clean copy"),
+                                                                dict(by["erases"], kind="flipped away")],
+                                                "n_reals": 20}))
+    text = Path(build_report(d, tmp_path / "out2")).read_text()
+    assert "Self-blends of the training reals" in text and "flipped away" in text and "20 real training" in text
