@@ -71,8 +71,10 @@ def test_ctrl_c_ends_with_a_count_and_no_traceback(tmp_path, carphone_frames, ti
     """A real SIGINT to the process group, as a terminal sends it, in the middle of a 2-worker batch."""
     vids = tmp_path / "v"
     vids.mkdir()
-    for i in range(6):
-        write_video(str(vids / f"c{i}.mp4"), carphone_frames[i * 8:i * 8 + 40])
+    # 18 videos: on a loaded machine the workers can finish six while this process waits for the first row,
+    # and a SIGINT that lands after the batch (in interpreter shutdown) is not the case under test
+    for i in range(18):
+        write_video(str(vids / f"c{i:02d}.mp4"), carphone_frames[(i % 6) * 8:(i % 6) * 8 + 40])
     out = tmp_path / "p.csv"
     proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "predict.py"), str(vids), "-o", str(out), "--model",
                              tiny, "--workers", "2", "--frames", "16"], cwd=ROOT, stderr=subprocess.PIPE,
@@ -92,4 +94,4 @@ def test_ctrl_c_ends_with_a_count_and_no_traceback(tmp_path, carphone_frames, ti
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     n = len(list(csv.DictReader(open(out))))
-    assert f"interrupted: {n} of 6 videos written to {out}" in err, err
+    assert n < 18 and f"interrupted: {n} of 18 videos written to {out}" in err, err
