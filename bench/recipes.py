@@ -139,7 +139,7 @@ RECIPES = {
                                            drop=["meta"]),
     "+codec synthesis +segment rows -meta": dict(real=_CODEC, fake=["orig", "orig+h264"], generated=True,
                                                  rows="segment:8", drop=["meta"]),
-    # the shipped recipe since the PRNU family was left out (ablation: nothing measured lost, 0.5-0.6 CPU s saved)
+    # the shipped recipe since the PRNU family was left out (README "Per-family ablation": why, and at what cost)
     "+codec synthesis +segment rows -meta -prnu": dict(real=_CODEC, fake=["orig", "orig+h264"], generated=True,
                                                        rows="segment:8", drop=["meta", "prnu"]),
     # only measurements of the face relative to its surround (the lead: relative measures transfer)

@@ -28,7 +28,7 @@ sys.path.insert(0, ROOT)
 
 from dataformats import read_labels  # noqa: E402
 from features.registry import select  # noqa: E402
-from modeling.detector import DetectorModel  # noqa: E402
+from modeling.detector import DetectorModel, update_card  # noqa: E402
 from modeling.reliability import LIMITS  # noqa: E402
 from pipeline.batch import extract_table, parallel_map  # noqa: E402
 from pipeline.cache import file_hash  # noqa: E402
@@ -100,19 +100,14 @@ def reliability_bins(table: list[dict], probs: dict, labels: dict, *, n_bins: in
 
 
 def record_in_card(model_dir: str, result: dict) -> None:
-    """A summary of ``result`` (what ``robustness.json`` holds) in the model card, so the card alone says how
-    the model held up; the card's integrity hash covers ``model.txt`` and the feature list, not this."""
-    path = os.path.join(model_dir, "model_card.json")
-    with open(path) as f:
-        card = json.load(f)
+    """A summary of ``result`` (what ``robustness.json`` holds) in the model card's ``robustness``, so the card
+    alone says how the model held up."""
     rows = result["rows"]
     worst = min(rows[1:], key=lambda r: r["d_auc"]) if len(rows) > 1 else rows[0]
-    card["robustness"] = {**{k: v for k, v in card.get("robustness", {}).items() if k == "selfblend_cv"},
-                          "file": ROBUSTNESS_FILE, "data": result["data"], "max_frames": result.get("max_frames"),
-                          "clean_auc": rows[0]["auc"], "worst_kind": worst["kind"], "worst_d_auc": worst["d_auc"],
-                          "d_auc": {r["kind"]: round(r["d_auc"], 4) for r in rows[1:]}}
-    with open(path, "w") as f:
-        json.dump(card, f, indent=2)
+    update_card(model_dir, "robustness", {
+        "file": ROBUSTNESS_FILE, "data": result["data"], "max_frames": result.get("max_frames"),
+        "clean_auc": rows[0]["auc"], "worst_kind": worst["kind"], "worst_d_auc": worst["d_auc"],
+        "d_auc": {r["kind"]: round(r["d_auc"], 4) for r in rows[1:]}})
 
 
 def main(argv=None) -> int:
@@ -176,7 +171,7 @@ def main(argv=None) -> int:
         path = os.path.join(name or os.path.join(ROOT, "modeling", "default_model"), ROBUSTNESS_FILE)
         with open(path, "w") as f:
             json.dump(out, f, indent=1, default=float)
-        record_in_card(os.path.dirname(path), json.loads(json.dumps(out, default=float)))
+        record_in_card(os.path.dirname(path), out)
         print(f"== {out['model']}")
         for r in rows:
             print(f"{r['kind']:<28} AUC {r['auc']:.3f} [{r['auc_lo']:.2f}, {r['auc_hi']:.2f}]  "

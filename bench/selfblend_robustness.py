@@ -17,9 +17,9 @@ move or drop frames, which the face track of the original would not follow, so t
 a copy of each clip (its first ``--max-frames`` frames, H.264 CRF 18) is perturbed and written, detected and
 self-blended as any video is, and compared with the clean copy of the same frames.
 
-Writes ``DIR/robustness_selfblend.json`` (shown by ``python report.py DIR``) (AUC with a bootstrap interval, log loss with the card's
-calibration, and their change from clean, per kind) and a summary under ``robustness.selfblend_cv`` in the
-card.
+Writes ``DIR/robustness_selfblend.json`` (AUC with a bootstrap interval, log loss with the card's calibration,
+and their change from clean, per kind; shown by ``python report.py DIR``) and a summary under
+``robustness.selfblend_cv`` in the card.
 """
 from __future__ import annotations
 
@@ -27,7 +27,6 @@ import argparse
 import dataclasses
 import json
 import os
-import shlex
 import sys
 import time
 
@@ -37,9 +36,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
-from cli.train import build_parser, training_inputs  # noqa: E402
+from cli.train import args_from_card, training_inputs  # noqa: E402
 from features.registry import select  # noqa: E402
-from modeling.detector import DetectorModel, default_model_dir, read_oof  # noqa: E402
+from modeling.detector import DetectorModel, default_model_dir, read_oof, update_card  # noqa: E402
 from modeling.training import feature_matrix, fold_models, grouped_folds, per_video  # noqa: E402
 from pipeline.batch import extract_table, parallel_map  # noqa: E402
 from pipeline.cache import file_hash  # noqa: E402
@@ -56,10 +55,7 @@ def fold_scorer(model: DetectorModel, model_dir: str, *, cache: str, workers: in
     (NaN for a group outside the training data); ``records`` are the training records; ``check`` is the
     largest difference between the rebuilt out-of-fold track scores and the folder's ``oof.csv``.
     """
-    tr = model.card["training"]
-    argv = shlex.split(tr["command"])
-    argv = argv[argv.index("train.py") + 1:] if "train.py" in argv else argv[1:]
-    args = build_parser().parse_args(argv)
+    args = args_from_card(model.card)
     calcs, records, fakes, augment, donors = training_inputs(args)
     rows, _ = extract_table(records, calculators=calcs, frames=args.frames, dense=args.dense, device="cpu",
                             seed=args.seed, cache_dir=cache, workers=workers, fakes=fakes, augment=augment,
@@ -81,9 +77,9 @@ def fold_scorer(model: DetectorModel, model_dir: str, *, cache: str, workers: in
         out = np.full(len(score_rows), np.nan)
         if not score_rows:
             return out
+        origin = origin or {}
         Xs, _ = feature_matrix(score_rows, names)
-        f = np.array([fold_of.get(group_of_path.get((origin or {}).get(r["_path"], r["_path"])), -1)
-                      for r in score_rows])
+        f = np.array([fold_of.get(group_of_path.get(origin.get(r["_path"], r["_path"])), -1) for r in score_rows])
         for k, b in boosters.items():
             if (f == k).any():
                 out[f == k] = b.predict(Xs[f == k], raw_score=True)
@@ -103,23 +99,17 @@ def _saved_raw(saved: dict) -> dict:
 
 def _probs(model: DetectorModel, score, rows, origin=None) -> dict:
     """``(scored path, variant) -> P(fake)`` of each track: its rows' mean out-of-fold margin, calibrated."""
-    videos = per_video(rows, score(rows, origin))
-    probs = model.calibrate([v["_raw"] for v in videos])
-    return {(v["_path"], v["_variant"]): float(p) for v, p in zip(videos, probs) if np.isfinite(v["_raw"])}
+    videos = model.score_videos(rows, raw=score(rows, origin))
+    return {(v["_path"], v["_variant"]): v["_prob"] for v in videos if np.isfinite(v["_raw"])}
 
 
 def record_in_card(model_dir: str, result: dict) -> None:
-    """A summary of ``result`` under ``robustness.selfblend_cv`` in the model card (not covered by its hash)."""
-    path = os.path.join(model_dir, "model_card.json")
-    with open(path) as f:
-        card = json.load(f)
+    """A summary of ``result`` under ``robustness.selfblend_cv`` in the model card."""
     rows = [r for r in result["rows"] if not r["kind"].startswith("clean")]
     worst = min(rows, key=lambda r: r["d_auc"])
-    card.setdefault("robustness", {})["selfblend_cv"] = {
+    update_card(model_dir, "robustness", {"selfblend_cv": {
         "file": SELFBLEND_FILE, "clean_auc": result["rows"][0]["auc"], "worst_kind": worst["kind"],
-        "worst_d_auc": worst["d_auc"], "d_auc": {r["kind"]: round(r["d_auc"], 4) for r in rows}}
-    with open(path, "w") as f:
-        json.dump(card, f, indent=2)
+        "worst_d_auc": worst["d_auc"], "d_auc": {r["kind"]: round(r["d_auc"], 4) for r in rows}}})
 
 
 def main(argv=None) -> int:
@@ -182,7 +172,7 @@ def main(argv=None) -> int:
         path = os.path.join(model_dir, SELFBLEND_FILE)
         with open(path, "w") as f:
             json.dump(out, f, indent=1, default=float)
-        record_in_card(model_dir, json.loads(json.dumps(out, default=float)))
+        record_in_card(model_dir, out)
         for r in table:
             print(f"{r['kind']:<14} AUC {r['auc']:.3f} [{r['auc_lo']:.2f}, {r['auc_hi']:.2f}]  dAUC {r['d_auc']:+.3f}"
                   f"  log loss {r['log_loss']:.3f} ({r['d_log_loss']:+.3f})  n={r['n']}")

@@ -25,7 +25,7 @@ from synthesis.variants import needs_donor, parse_variant
 
 from .common import EXIT_STRICT, Progress, UsageError, cli_errors
 
-__all__ = ["main", "build_parser", "training_inputs", "evaluate_external"]
+__all__ = ["main", "build_parser", "args_from_card", "training_inputs", "evaluate_external"]
 
 
 def evaluate_external(model: DetectorModel, paths, *, calcs, frames, dense, device, cache_dir, workers, seed) -> dict:
@@ -131,6 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
                          "many training rows, a seeded random sample (0 = all; default 300)")
     ap.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     return ap
+
+
+def args_from_card(card: dict) -> argparse.Namespace:
+    """The parsed ``train.py`` arguments that trained a model, from its card's ``training.command``."""
+    argv = shlex.split(card["training"]["command"])
+    return build_parser().parse_args(argv[argv.index("train.py") + 1:] if "train.py" in argv else argv[1:])
 
 
 def training_inputs(args) -> tuple:

@@ -36,7 +36,7 @@ from .calibration import CLIP, apply_platt
 __all__ = ["DetectorModel", "ModelError", "model_integrity", "TrackScore", "ModelFolder", "TrainingTable",
            "default_model_dir", "load_model_folder",
            "read_oof", "read_training_table", "write_oof", "write_training_table",
-           "MODEL_FILE", "CARD_FILE", "OOF_FILE", "TABLE_FILE", "OOF_COLUMNS", "TABLE_META_COLUMNS"]
+           "update_card", "MODEL_FILE", "CARD_FILE", "OOF_FILE", "TABLE_FILE", "OOF_COLUMNS", "TABLE_META_COLUMNS"]
 
 MODEL_FILE, CARD_FILE, OOF_FILE, TABLE_FILE = "model.txt", "model_card.json", "oof.csv", "features.csv"
 #: columns of ``oof.csv``
@@ -191,12 +191,17 @@ class DetectorModel:
     def predict_proba(self, X) -> np.ndarray:
         return self.calibrate(self.raw_score(X))
 
-    def score_videos(self, rows: list[dict]) -> list[dict]:
+    def score_videos(self, rows: list[dict], raw=None) -> list[dict]:
         """One entry per (video, variant) of feature ``rows`` (:func:`modeling.training.per_video`: the mean raw
-        score of its rows) with its calibrated ``_prob``: how ``train.py --eval-data`` and the benches score."""
+        score of its rows) with its calibrated ``_prob``: how ``train.py --eval-data`` and the benches score.
+
+        ``raw``: the rows' raw scores when they come from elsewhere (out-of-fold models of this model's
+        cross-validation); by default this model's own."""
         from .training import per_video
 
-        videos = per_video(rows, self.raw_score(self.matrix(rows))) if rows else []
+        if not rows:
+            return []
+        videos = per_video(rows, self.raw_score(self.matrix(rows)) if raw is None else raw)
         for v, p in zip(videos, self.calibrate([v["_raw"] for v in videos])):
             v["_prob"] = float(p)
         return videos
@@ -272,6 +277,18 @@ def _floats(values) -> np.ndarray:
         except (TypeError, ValueError):
             out[i] = np.nan
     return out
+
+
+def update_card(model_dir: str, section: str, values: dict) -> None:
+    """Merge ``values`` into the card's ``section`` in place (what benches add after training, e.g.
+    ``robustness``); other entries of the section are kept. The integrity hash covers ``model.txt`` and the
+    feature list only, so it stays valid."""
+    path = os.path.join(model_dir, CARD_FILE)
+    with open(path) as f:
+        card = json.load(f)
+    card.setdefault(section, {}).update(values)
+    with open(path, "w") as f:
+        json.dump(card, f, indent=2, default=float)
 
 
 def write_oof(model_dir: str, rows: list[dict]) -> None:

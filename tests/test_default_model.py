@@ -35,14 +35,11 @@ def test_default_model_never_trained_on_research_only_data():
 def test_card_command_rebuilds_the_shipped_training_setup():
     """The card's command is what bench scripts parse to rebuild the model's folds: it must name the
     model's own feature set, frames, rows and CV groups, and no research-only data."""
-    import shlex
-
-    from cli.train import build_parser
+    from cli.train import args_from_card
     from features.registry import select
 
     card = json.load(open(os.path.join(default_model_dir(), "model_card.json")))
-    argv = shlex.split(card["training"]["command"])
-    args = build_parser().parse_args(argv[argv.index("train.py") + 1:])
+    args = args_from_card(card)
     assert args.features == card["feature_set"]
     assert [c.key for c in select(args.features)] == card["calculators"]
     assert (args.frames, args.dense, args.rows) == (card["frames"], card["dense"], card["rows"])

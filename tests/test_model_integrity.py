@@ -131,3 +131,23 @@ def test_an_old_card_without_hashes_warns_and_a_damaged_model_txt_still_stops(mo
     assert predict_main([carphone_path, "-o", str(out), "--model", str(model_copy), "--force"]) == 2
     err = capsys.readouterr().err
     assert "not a readable LightGBM text model" in err and "Traceback" not in err
+
+
+def test_update_card_merges_a_section_and_keeps_the_model_loadable(tmp_path):
+    """Benches add summaries to a trained model's card (robustness on labelled data, the self-blend CV); one
+    must not erase the other, and the integrity check must still pass."""
+    import numpy as np
+
+    from modeling.detector import update_card
+
+    d = tmp_path / "m"
+    shutil.copytree(default_model_dir(), d)
+    update_card(str(d), "robustness", {"clean_auc": np.float64(0.7), "d_auc": {"blur": -0.01}})
+    update_card(str(d), "robustness", {"selfblend_cv": {"clean_auc": 0.9}})
+    update_card(str(d), "robustness", {"clean_auc": 0.71})
+    card = json.load(open(d / "model_card.json"))
+    assert card["robustness"]["clean_auc"] == 0.71
+    assert card["robustness"]["selfblend_cv"] == {"clean_auc": 0.9}
+    assert card["robustness"]["d_auc"] == {"blur": -0.01}
+    m = DetectorModel.load(str(d))
+    assert not m.unverified and m.card["robustness"]["selfblend_cv"]["clean_auc"] == 0.9
