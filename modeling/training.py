@@ -9,9 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from . import metrics
-from .calibration import apply_platt
+from .calibration import apply_platt, balanced_weights
 
-__all__ = ["DEFAULT_PARAMS", "NUM_ROUNDS", "feature_matrix", "grouped_folds", "fold_models", "train_cv", "cv_report", "per_video"]
+__all__ = ["DEFAULT_PARAMS", "NUM_ROUNDS", "WEIGHTS", "feature_matrix", "grouped_folds", "fake_kind",
+           "training_weights", "fold_models", "train_cv", "cv_report", "per_video"]
 
 DEFAULT_PARAMS = {
     "objective": "binary",
@@ -71,6 +72,35 @@ def grouped_folds(groups, labels, *, n_folds: int = 5, seed: int = 0) -> np.ndar
     return np.array([fold_of[g] for g in groups])
 
 
+#: row-weighting schemes of ``train.py --weights``
+WEIGHTS = ("none", "kinds")
+
+
+def fake_kind(row: dict) -> str:
+    """``"real"``, a synthesis method (``selfblend``, ``swap``, ``generator``...), or ``"collected"`` for the
+    fakes that came with the data (a generator's outputs, a dataset's deepfakes)."""
+    from synthesis.variants import is_synthetic_fake, synthetic_method
+
+    if row["_label"] == 0:
+        return "real"
+    return synthetic_method(row["_variant"]) if is_synthetic_fake(row["_variant"]) else "collected"
+
+
+def training_weights(rows: list[dict], scheme: str = "none"):
+    """Row weights for LightGBM (``None``: all 1).
+
+    ``"kinds"``: the two classes weigh the same, and within the fakes each kind of :func:`fake_kind` does,
+    so the collected fakes (e.g. 36 generator outputs) are not outweighed by several synthetic fakes per
+    real video; the synthetic kinds otherwise teach mostly blend boundaries, and a generator's look is a
+    different cue.
+    """
+    if scheme in (None, "none"):
+        return None
+    if scheme != "kinds":
+        raise ValueError(f"unknown weighting {scheme!r} (choose from {', '.join(WEIGHTS)})")
+    return balanced_weights(np.array([r["_label"] for r in rows]), [fake_kind(r) for r in rows])
+
+
 def _params(n_rows: int, seed: int, threads: int, overrides: dict | None = None) -> dict:
     p = dict(DEFAULT_PARAMS, seed=seed, num_threads=max(1, threads))
     p["min_data_in_leaf"] = int(max(2, min(20, n_rows // 20)))
@@ -78,11 +108,12 @@ def _params(n_rows: int, seed: int, threads: int, overrides: dict | None = None)
 
 
 def train_cv(X: np.ndarray, y: np.ndarray, groups, *, feature_names, n_folds: int = 5, seed: int = 0,
-             threads: int = 1, rounds: int = NUM_ROUNDS, params: dict | None = None):
+             threads: int = 1, rounds: int = NUM_ROUNDS, params: dict | None = None, weights=None):
     """Grouped cross-validation, then a final model on all rows.
 
-    ``params`` override :data:`DEFAULT_PARAMS`. Returns ``(booster, oof_raw, folds, params)``; ``oof_raw``
-    holds each row's margin from the model that did not see its group.
+    ``params`` override :data:`DEFAULT_PARAMS`; ``weights`` (one per row, optional) weight the rows'
+    losses. Returns ``(booster, oof_raw, folds, params)``; ``oof_raw`` holds each row's margin from the
+    model that did not see its group.
     """
     import lightgbm as lgb
 
@@ -90,17 +121,19 @@ def train_cv(X: np.ndarray, y: np.ndarray, groups, *, feature_names, n_folds: in
     folds = grouped_folds(groups, y, n_folds=n_folds, seed=seed)
     params = _params(len(y), seed, threads, params)
     oof = np.full(len(y), np.nan)
-    for f, b in fold_models(X, y, folds, feature_names=feature_names, params=params, rounds=rounds).items():
+    for f, b in fold_models(X, y, folds, feature_names=feature_names, params=params, rounds=rounds,
+                            weights=weights).items():
         oof[folds == f] = b.predict(X[folds == f], raw_score=True)
-    ds = lgb.Dataset(X, y, feature_name=list(feature_names), free_raw_data=False)
+    ds = lgb.Dataset(X, y, weight=weights, feature_name=list(feature_names), free_raw_data=False)
     booster = lgb.train(params, ds, num_boost_round=rounds)
     return booster, oof, folds, params
 
 
 def fold_models(X: np.ndarray, y: np.ndarray, folds, *, feature_names, params: dict,
-                rounds: int = NUM_ROUNDS) -> dict:
+                rounds: int = NUM_ROUNDS, weights=None) -> dict:
     """``{fold: booster}``: for each fold, LightGBM trained on every row outside it with ``params`` (complete,
-    as :func:`train_cv` resolves them). A fold whose complement lacks a class gets no model."""
+    as :func:`train_cv` resolves them) and the rows' ``weights`` (optional). A fold whose complement lacks a
+    class gets no model."""
     import lightgbm as lgb
 
     y = np.asarray(y, dtype=np.float64)
@@ -110,7 +143,8 @@ def fold_models(X: np.ndarray, y: np.ndarray, folds, *, feature_names, params: d
         tr = folds != f
         if len(np.unique(y[tr])) < 2:
             continue
-        ds = lgb.Dataset(X[tr], y[tr], feature_name=list(feature_names), free_raw_data=False)
+        w = None if weights is None else np.asarray(weights, float)[tr]
+        ds = lgb.Dataset(X[tr], y[tr], weight=w, feature_name=list(feature_names), free_raw_data=False)
         out[int(f)] = lgb.train(params, ds, num_boost_round=rounds)
     return out
 

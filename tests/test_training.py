@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from modeling.training import feature_matrix, fold_models, grouped_folds, train_cv
+from modeling.training import fake_kind, feature_matrix, fold_models, grouped_folds, train_cv, training_weights
 
 pytest.importorskip("lightgbm")
 
@@ -45,3 +45,32 @@ def test_feature_matrix_orders_columns_and_fills_missing_with_nan():
     X, names = feature_matrix([{"b": 1.0, "a": 2.0, "_path": "x"}, {"a": 3.0}])
     assert names == ["a", "b"]
     assert X[0].tolist() == [2.0, 1.0] and X[1, 0] == 3.0 and np.isnan(X[1, 1])
+
+
+def test_kind_weights_balance_classes_and_each_kind_of_fake():
+    """Two reals, six self-blends (two variants of one method), two swaps, one collected fake: each class weighs
+    half, and the three fake kinds a third of the fakes each, however many rows each kind has."""
+    rows = ([{"_label": 0, "_variant": "orig"}] * 2 + [{"_label": 1, "_variant": "selfblend"}] * 3
+            + [{"_label": 1, "_variant": "selfblend#2+h264"}] * 3 + [{"_label": 1, "_variant": "swap"}] * 2
+            + [{"_label": 1, "_variant": "orig"}])
+    kinds = [fake_kind(r) for r in rows]
+    assert kinds[:2] == ["real"] * 2 and set(kinds[2:8]) == {"selfblend"} and kinds[-1] == "collected"
+    w = training_weights(rows, "kinds")
+    assert w.sum() == pytest.approx(len(rows))
+    fake = np.array([k != "real" for k in kinds])
+    assert w[~fake].sum() == pytest.approx(w[fake].sum())
+    for k in ("selfblend", "swap", "collected"):
+        assert w[np.array(kinds) == k].sum() == pytest.approx(w[fake].sum() / 3)
+    assert training_weights(rows, "none") is None
+    with pytest.raises(ValueError):
+        training_weights(rows, "classes")
+
+
+def test_train_cv_uses_the_row_weights():
+    """Weighting the fakes ten times moves every out-of-fold margin towards FAKE; ignoring weights would not."""
+    X, y, groups = _data()
+    names = ["a", "b", "c", "d"]
+    _, plain, _, _ = train_cv(X, y, groups, feature_names=names, n_folds=4, seed=1, rounds=30)
+    _, heavy, _, _ = train_cv(X, y, groups, feature_names=names, n_folds=4, seed=1, rounds=30,
+                              weights=np.where(y == 1, 10.0, 1.0))
+    assert np.mean(heavy) > np.mean(plain) + 0.5
