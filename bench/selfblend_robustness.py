@@ -39,7 +39,8 @@ sys.path.insert(0, ROOT)
 from cli.train import args_from_card, training_inputs  # noqa: E402
 from features.registry import select  # noqa: E402
 from modeling.detector import DetectorModel, default_model_dir, read_oof, update_card  # noqa: E402
-from modeling.training import feature_matrix, fold_models, grouped_folds, per_video  # noqa: E402
+from modeling.stacking import Stacker, stacked_fold_models  # noqa: E402
+from modeling.training import feature_matrix, fold_models, grouped_folds, per_video, training_weights  # noqa: E402
 from pipeline.batch import extract_table, parallel_map  # noqa: E402
 from pipeline.cache import file_hash  # noqa: E402
 from reporting.robustness import SELFBLEND_FILE, robustness_table  # noqa: E402
@@ -67,8 +68,14 @@ def fold_scorer(model: DetectorModel, model_dir: str, *, cache: str, workers: in
     folds = grouped_folds(groups, y, n_folds=args.folds, seed=args.seed)
     params = {k: v for k, v in model.card["params"].items() if k != "num_boost_round"}
     params["num_threads"] = max(1, workers)
-    boosters = fold_models(X, y, folds, feature_names=names, params=params,
-                           rounds=int(model.card["params"].get("num_boost_round", 200)))
+    rounds = int(model.card["params"].get("num_boost_round", 200))
+    weights = training_weights(rows, args.weights)
+    stacker = model.card["training"].get("stacker")
+    if stacker:  # family experts per fold, combined with the card's stacker weights
+        boosters = stacked_fold_models(X, y, folds, feature_names=names, params=params, rounds=rounds,
+                                       weights=weights, stacker=Stacker.from_dict(stacker))
+    else:
+        boosters = fold_models(X, y, folds, feature_names=names, params=params, rounds=rounds, weights=weights)
     fold_of = dict(zip(groups, folds))
     group_of_path = {r["_path"]: r[key] for r in rows}
 

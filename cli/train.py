@@ -18,7 +18,8 @@ from modeling.calibration import apply_platt, balanced_weights, fit_platt
 from modeling.card import build_card, data_sources
 from modeling.detector import DetectorModel, write_oof, write_training_table
 from modeling.rows import parse_rows
-from modeling.training import cv_report, feature_matrix, per_video, train_cv
+from modeling.stacking import stacked_cv
+from modeling.training import NUM_ROUNDS, WEIGHTS, cv_report, feature_matrix, per_video, train_cv, training_weights
 from pipeline.batch import default_workers, extract_table
 from pipeline.extract import CalculatorFailure
 from synthesis.variants import needs_donor, parse_variant
@@ -112,6 +113,15 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--rows", default="video",
                     help="training rows: video (one per face track) or segment:K (one per K consecutive sampled "
                          "frames; a track is scored by the mean of its segments); frame = segment:1")
+    ap.add_argument("--weights", default="none", choices=list(WEIGHTS),
+                    help="row weights: none, or kinds (both classes weigh the same, and within the fakes each "
+                         "synthesis method and the collected fakes of --data as one kind: a few real generator "
+                         "outputs are not drowned by several synthetic fakes per real video)")
+    ap.add_argument("--stack", action="store_true",
+                    help="one LightGBM per feature family, combined by a non-negative logistic stacker on their "
+                         "out-of-fold margins and saved as one text model (modeling/stacking.py): each family "
+                         "has to find its own evidence instead of leaving it to the family that explains most "
+                         "training fakes")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--cv-groups", default="identity", choices=["identity", "source"],
                     help="cross-validation groups: identity (a fake, its original and clips of one identity stay "
@@ -208,8 +218,17 @@ def main(argv=None) -> int:
         raise SystemExit("training needs both REAL and FAKE samples (add fakes, or use --synthesize)")
     X, names = feature_matrix(rows)
     groups = [r["_source"] if args.cv_groups == "source" else r["_group"] for r in rows]
-    booster, oof, folds, params = train_cv(X, labels, groups, feature_names=names, n_folds=args.folds,
-                                           seed=args.seed, threads=workers)
+    weights = training_weights(rows, args.weights)
+    stacker = None
+    if args.stack:
+        booster, oof, folds, params, stacker = stacked_cv(X, labels, groups, feature_names=names,
+                                                          n_folds=args.folds, seed=args.seed, threads=workers,
+                                                          weights=weights)
+        rounds = NUM_ROUNDS  # per expert
+    else:
+        booster, oof, folds, params = train_cv(X, labels, groups, feature_names=names, n_folds=args.folds,
+                                               seed=args.seed, threads=workers, weights=weights)
+        rounds = booster.current_iteration()
     videos = per_video(rows, oof, folds)  # a track's score: the mean of its rows' (one row for video rows)
     v_raw = np.array([v["_raw"] for v in videos])
     v_y = np.array([v["_label"] for v in videos])
@@ -227,11 +246,12 @@ def main(argv=None) -> int:
                   "n_videos": len(records), "n_fake_rows": int(labels.sum()),
                   "n_scored_variants": len(videos),
                   "fakes": fakes, "augment": augment, "cv_groups": args.cv_groups, "rows": args.rows,
+                  "weights": args.weights, "stacker": stacker.to_dict() if stacker else None,
                   "donor_bank": len(donors), "seed": args.seed,
                   "failures": dict(failures), "extract_seconds": round(t_extract, 1),
                   "variants": dict(Counter(v["_variant"] for v in videos))},
         sources=data_sources(records, synthesized=_synthesis_source(fakes) if fakes else None),
-        params=dict(params, num_boost_round=booster.current_iteration()), rows=args.rows, X=X, y=labels,
+        params=dict(params, num_boost_round=rounds), rows=args.rows, X=X, y=labels,
         notes=args.notes, content_hashes=sorted({r["_hash"] for r in rows if r.get("_hash")}))
     model = DetectorModel(booster, card)
     if args.eval_data:

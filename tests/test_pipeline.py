@@ -211,3 +211,41 @@ def test_eval_data_is_scored_never_trained_and_carries_an_interval(trained, tmp_
     held = {file_hash(str(p)) for p in (root / "heldout").rglob("*.mp4")}
     assert not held & set(card["training_videos"]["content_hashes"])
     assert "--eval-data" in card["training"]["command"]
+
+
+def test_stacked_family_experts_train_load_and_explain(trained, tmp_path):
+    """--stack --weights kinds: a card with the stacker's families and non-negative weights, one text model that
+    loads like any other, and explanations that still add up to the score."""
+    root, _ = trained
+    model_dir = tmp_path / "st"
+    assert train_main(["--data", str(root / "data"), "--features", FEATURES, "-o", str(model_dir), "--frames", "8",
+                       "--workers", "1", "--folds", "4", "--cache", str(root / "cache"), "--stack",
+                       "--weights", "kinds"]) == 0
+    card = json.load(open(model_dir / "model_card.json"))
+    st = card["training"]["stacker"]
+    assert sorted(st["families"]) == ["meta", "spectral"]
+    assert len(st["coef"]) == len(st["families"]) and min(st["coef"]) >= 0 and max(st["coef"]) > 0
+    assert card["training"]["weights"] == "kinds" and "--stack" in card["training"]["command"]
+    assert card["cv"]["auc"] > 0.75, card["cv"]
+    from modeling.detector import DetectorModel
+    from reporting.explain import write_explanation
+
+    model = DetectorModel.load(str(model_dir))
+    assert model.booster.num_trees() == len(st["families"]) * card["params"]["num_boost_round"]
+    r = extract_video(str(root / "heldout" / "fake" / "c2_00_fake.mp4"), calculators=select(FEATURES),
+                      n_frames=8)[0]
+    sc = model.score_track(r.tracks[0].values)
+    res = write_explanation(tmp_path / "ex", "v.mp4", model=model, features=dict(zip(model.feature_names, sc.values)),
+                            score=sc)
+    assert abs(res["additivity_error"]) < 1e-9
+    out = tmp_path / "p.csv"
+    assert predict_main([str(root / "heldout"), "--model", str(model_dir), "-o", str(out), "--workers", "1"]) == 0
+    rows = _read_csv(out)
+    assert all(r["status"] == "ok" for r in rows)
+    fake = [float(r["label"]) for r in rows if "_fake" in r["filename"]]
+    real = [float(r["label"]) for r in rows if "_fake" not in r["filename"]]
+    assert np.mean(fake) > np.mean(real)
+    from reporting.model_report import build_report
+
+    page = open(build_report(str(model_dir), str(tmp_path / "rep"))).read()
+    assert "expert weight" in page and "Family experts" in page

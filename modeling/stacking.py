@@ -1,0 +1,168 @@
+"""Family experts: one LightGBM per feature family, combined by a non-negative logistic stacker.
+
+One model over every column learns whatever separates most of its training fakes, which in this pool are
+synthetic blends: blend-boundary columns explain them, and a cue that only the few real generator outputs
+carry (their temporal behaviour) is left unused and does not transfer to the next generator. An expert per
+family has to find its own family's evidence; a stacker then weighs the experts by their out-of-fold margins
+(stacked generalisation: D. Wolpert, "Stacked generalization", Neural Networks 5, 1992; non-negative
+weights as in L. Breiman, "Stacked regressions", Machine Learning 24, 1996), so that each family can only
+vote in the direction it learned.
+
+The combination is stored as one ordinary LightGBM text model: the experts' trees, each tree's leaf values
+multiplied by its expert's weight, the intercept added to the first tree. Its margin is exactly
+``intercept + sum_f weight_f * margin_f``, its TreeSHAP contributions are the experts' scaled by their
+weights, and loading it executes no code, like any other model file.
+"""
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = ["Stacker", "family_columns", "only_columns", "fit_stacker", "merge_experts", "stacked_cv",
+           "stacked_fold_models"]
+
+
+class Stacker(NamedTuple):
+    """The experts' families (in model order), their weights and the intercept, as the card stores them."""
+    families: list
+    coef: list
+    intercept: float
+
+    def to_dict(self) -> dict:
+        return {"families": list(self.families), "coef": [float(c) for c in self.coef],
+                "intercept": float(self.intercept)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Stacker":
+        return cls(list(d["families"]), [float(c) for c in d["coef"]], float(d["intercept"]))
+
+
+def family_columns(names) -> dict:
+    """``{family: [column index, ...]}`` in the order families first appear."""
+    from features.registry import family_of
+
+    out: dict = {}
+    for j, n in enumerate(names):
+        out.setdefault(family_of(n), []).append(j)
+    return out
+
+
+def only_columns(X: np.ndarray, cols) -> np.ndarray:
+    """A copy of ``X`` with every column outside ``cols`` set to 0: LightGBM cannot split on a constant
+    column, so a model trained on it uses only ``cols`` while keeping the full column order."""
+    out = np.zeros_like(X)
+    out[:, cols] = X[:, cols]
+    return out
+
+
+def fit_stacker(Z: np.ndarray, y, *, weights=None, l2: float = 1.0) -> tuple[np.ndarray, float]:
+    """Non-negative weights and an intercept for the experts' margins ``Z`` (rows x experts).
+
+    Minimises the weighted log loss of ``sigmoid(Z @ coef + intercept)`` plus ``l2 / 2 * |coef|^2`` (weights
+    normalised to mean 1) with ``coef >= 0``.
+    """
+    from scipy.optimize import minimize
+
+    Z = np.asarray(Z, float)
+    y = np.asarray(y, float)
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, float) / np.mean(weights)
+    k = Z.shape[1]
+
+    def loss(p):
+        z = Z @ p[:k] + p[k]
+        s = 1.0 / (1.0 + np.exp(-z))
+        value = np.sum(w * (np.logaddexp(0, z) - y * z)) + 0.5 * l2 * np.sum(p[:k] ** 2)
+        grad = np.r_[Z.T @ (w * (s - y)) + l2 * p[:k], np.sum(w * (s - y))]
+        return float(value), grad
+
+    res = minimize(loss, np.r_[np.full(k, 0.1), 0.0], jac=True, method="L-BFGS-B",
+                   bounds=[(0.0, None)] * k + [(None, None)])
+    return res.x[:k], float(res.x[k])
+
+
+def _split_model(text: str) -> tuple[str, list[str], str]:
+    head, rest = text.split("\nTree=0\n", 1)
+    trees, tail = rest.split("\nend of trees\n", 1)
+    return head, [t for t in ("Tree=0\n" + trees).split("\n\n\n") if t.strip()], tail
+
+
+def _scaled_tree(tree: str, factor: float, add: float) -> str:
+    lines = []
+    for line in tree.split("\n"):
+        key, _, values = line.partition("=")
+        if key in ("leaf_value", "internal_value"):
+            line = key + "=" + " ".join(repr(float(v) * factor + add) for v in values.split())
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def merge_experts(boosters, coef, intercept: float):
+    """One LightGBM booster whose raw margin is ``intercept + sum_i coef[i] * boosters[i]`` (same columns)."""
+    import lightgbm as lgb
+
+    heads, trees, tail = [], [], ""
+    for i, (b, c) in enumerate(zip(boosters, coef)):
+        head, ts, tail = _split_model(b.model_to_string())
+        heads.append(head)
+        for k, t in enumerate(ts):  # the intercept goes into every leaf of the very first tree
+            trees.append(_scaled_tree(t, float(c), float(intercept) if i == 0 and k == 0 else 0.0))
+    infos = [re.search(r"^feature_infos=(.*)$", h, re.M).group(1).split() for h in heads]
+    merged_infos = [next((inf[j] for inf in infos if inf[j] != "none"), "none") for j in range(len(infos[0]))]
+    head = [("feature_infos=" + " ".join(merged_infos)) if line.startswith("feature_infos=") else line
+            for line in heads[0].split("\n") if not line.startswith("tree_sizes=")]
+    body = [re.sub(r"^Tree=\d+", f"Tree={k}", t) for k, t in enumerate(trees)]
+    return lgb.Booster(model_str="\n".join(head) + "\n" + "\n\n\n".join(body) + "\n\n\nend of trees\n" + tail)
+
+
+def _expert_fold_models(X, y, folds, cols, *, feature_names, params, rounds, weights) -> dict:
+    from .training import fold_models
+
+    return fold_models(only_columns(X, cols), y, folds, feature_names=feature_names, params=params,
+                       rounds=rounds, weights=weights)
+
+
+def stacked_cv(X: np.ndarray, y, groups, *, feature_names, n_folds: int = 5, seed: int = 0, threads: int = 1,
+               rounds: int | None = None, params: dict | None = None, weights=None):
+    """Grouped CV of family experts and their stacker, then the merged final model.
+
+    Like :func:`modeling.training.train_cv`, plus the :class:`Stacker`. Each expert's out-of-fold margins come
+    from models that did not see the row's group; the stacker is fitted on them, and the out-of-fold margin
+    of a row is the stacker applied to its experts' out-of-fold margins.
+    Returns ``(booster, oof_raw, folds, params, stacker)``.
+    """
+    import lightgbm as lgb
+
+    from .training import NUM_ROUNDS, _params, grouped_folds
+
+    rounds = rounds or NUM_ROUNDS
+    y = np.asarray(y, dtype=np.float64)
+    folds = grouped_folds(groups, y, n_folds=n_folds, seed=seed)
+    params = _params(len(y), seed, threads, params)
+    fams = family_columns(feature_names)
+    Z = np.full((len(y), len(fams)), np.nan)
+    for i, cols in enumerate(fams.values()):
+        for f, b in _expert_fold_models(X, y, folds, cols, feature_names=feature_names, params=params,
+                                        rounds=rounds, weights=weights).items():
+            Z[folds == f, i] = b.predict(X[folds == f], raw_score=True)
+    ok = np.isfinite(Z).all(axis=1)
+    coef, intercept = fit_stacker(Z[ok], y[ok], weights=None if weights is None else np.asarray(weights)[ok])
+    stacker = Stacker(list(fams), coef.tolist(), intercept)
+    experts = [lgb.train(params, lgb.Dataset(only_columns(X, cols), y, weight=weights,
+                                             feature_name=list(feature_names)), num_boost_round=rounds)
+               for cols in fams.values()]
+    return merge_experts(experts, coef, intercept), Z @ coef + intercept, folds, params, stacker
+
+
+def stacked_fold_models(X: np.ndarray, y, folds, *, feature_names, params: dict, rounds: int, stacker: Stacker,
+                        weights=None) -> dict:
+    """``{fold: merged booster}``: each fold's experts (trained outside the fold) combined with ``stacker``'s
+    weights: the models behind :func:`stacked_cv`'s out-of-fold margins."""
+    fams = family_columns(feature_names)
+    if list(fams) != list(stacker.families):
+        raise ValueError(f"families {list(fams)} do not match the stacker's {stacker.families}")
+    per_family = [_expert_fold_models(X, y, folds, cols, feature_names=feature_names, params=params,
+                                      rounds=rounds, weights=weights) for cols in fams.values()]
+    return {f: merge_experts([m[f] for m in per_family], stacker.coef, stacker.intercept)
+            for f in per_family[0] if all(f in m for m in per_family)}
