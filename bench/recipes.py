@@ -44,7 +44,8 @@ from forensics.blending import laplacian  # noqa: E402
 from modeling import metrics  # noqa: E402
 from modeling.calibration import apply_platt, balanced_weights, fit_platt  # noqa: E402
 from modeling.rows import track_rows  # noqa: E402
-from modeling.training import feature_matrix, grouped_folds, per_video, train_cv  # noqa: E402
+from modeling.stacking import stacked_cv  # noqa: E402
+from modeling.training import feature_matrix, grouped_folds, per_video, train_cv, training_weights  # noqa: E402
 from pipeline.batch import extract_cached, parallel_map  # noqa: E402
 from pipeline.samples import carphone_path  # noqa: E402
 from synthesis.variants import is_synthetic_fake, synthetic_method  # noqa: E402
@@ -142,6 +143,20 @@ RECIPES = {
     # the shipped recipe since the PRNU family was left out (README "Per-family ablation": why, and at what cost)
     "+codec synthesis +segment rows -meta -prnu": dict(real=_CODEC, fake=["orig", "orig+h264"], generated=True,
                                                        rows="segment:8", drop=["meta", "prnu"]),
+    # the same with each fake kind weighted alike (generated/ counts as much as one synthesis method)
+    "+codec synthesis +segment rows -meta -prnu +kind weights": dict(real=_CODEC, fake=["orig", "orig+h264"],
+                                                                     generated=True, rows="segment:8",
+                                                                     drop=["meta", "prnu"], weights="kinds"),
+    # one LightGBM per family, combined by a non-negative logistic stacker on their out-of-fold margins
+    "+codec synthesis +segment rows -meta -prnu +kind weights +stacked": dict(
+        real=_CODEC, fake=["orig", "orig+h264"], generated=True, rows="segment:8", drop=["meta", "prnu"],
+        weights="kinds", stack=True),
+    "+codec synthesis +segment rows -meta -prnu -quality +kind weights +stacked": dict(
+        real=_CODEC, fake=["orig", "orig+h264"], generated=True, rows="segment:8", drop=["meta", "prnu", "quality"],
+        weights="kinds", stack=True),
+    "+codec synthesis +segment rows -meta -prnu +stacked": dict(
+        real=_CODEC, fake=["orig", "orig+h264"], generated=True, rows="segment:8", drop=["meta", "prnu"],
+        stack=True),
     # only measurements of the face relative to its surround (the issue's lead: relative measures transfer)
     "+codec synthesis +segment rows relative only": dict(real=_CODEC, fake=["orig", "orig+h264"], generated=True,
                                                          rows="segment:8", keep=RELATIVE),
@@ -190,6 +205,17 @@ def extract_all(recipes, workers: int) -> dict:
 
 
 # ----------------------------------------------------------------------------- tables and models
+_SEGMENTS: dict = {}
+
+
+def _segments(path, variant, track, kind) -> list[dict]:
+    """A track's segment rows, computed once per run (every fold and recipe reuses them)."""
+    key = (path, variant, kind)
+    if key not in _SEGMENTS:
+        _SEGMENTS[key] = track_rows(track["values"], kind)
+    return _SEGMENTS[key]
+
+
 def table(records, results, recipe, *, variants_for=None) -> list[dict]:
     rows = []
     for r in records:
@@ -199,7 +225,7 @@ def table(records, results, recipe, *, variants_for=None) -> list[dict]:
                 continue
             synth = is_synthetic_fake(v)
             tr = res["tracks"][0]
-            parts = [tr["features"]] if recipe["rows"] == "video" else track_rows(tr["values"], recipe["rows"])
+            parts = [tr["features"]] if recipe["rows"] == "video" else _segments(r.path, v, tr, recipe["rows"])
             meta = dict(_path=r.path, _variant=v, _label=1 if synth else r.label, _group=r.group,
                         _method=synthetic_method(v) if synth else (r.method or ("fake" if r.label else "real")),
                         _dataset=r.dataset)
@@ -222,12 +248,26 @@ def _source(group: str) -> str:
     return ":".join(group.split(":")[:2])
 
 
-def fit(rows, names, *, seed=SEED, params=None):
-    """Grouped CV + final model; returns (booster, per-video OOF entries, platt a, b)."""
+def fit(rows, names, *, seed=SEED, params=None, weights=None, cv=True, stack=False):
+    """Grouped CV + final model; returns (booster, per-video OOF entries, platt a, b).
+
+    ``cv=False`` trains the final model only (no OOF, no calibration: a = b = None, so :func:`score` gives
+    raw margins), for AUC-only probes."""
     X, _ = feature_matrix(rows, names)
     y = np.array([r["_label"] for r in rows], float)
-    booster, oof, folds, _ = train_cv(X, y, [r["_group"] for r in rows], feature_names=names, seed=seed,
-                                      threads=2, params=params)
+    w = training_weights(rows, weights)
+    if stack:  # family experts: CV is part of fitting the stacker, so cv=False saves nothing here
+        booster, oof, folds, _, st = stacked_cv(X, y, [r["_group"] for r in rows], feature_names=names, seed=seed,
+                                                threads=2, params=params, weights=w)
+        print("  stacker", dict(zip(st.families, np.round(st.coef, 3))), round(st.intercept, 3), file=sys.stderr)
+    elif not cv:
+        import lightgbm as lgb
+        from modeling.training import NUM_ROUNDS, _params
+        ds = lgb.Dataset(X, y, weight=w, feature_name=list(names), free_raw_data=False)
+        return lgb.train(_params(len(y), seed, 2, params), ds, num_boost_round=NUM_ROUNDS), [], None, None
+    else:
+        booster, oof, folds, _ = train_cv(X, y, [r["_group"] for r in rows], feature_names=names, seed=seed,
+                                          threads=2, params=params, weights=w)
     vids = per_video(rows, oof, folds)
     raw = np.array([v["_raw"] for v in vids])
     ok = np.isfinite(raw)
@@ -242,7 +282,7 @@ def score(booster, a, b, rows, names) -> list[dict]:
     X, _ = feature_matrix(rows, names)
     vids = per_video(rows, booster.predict(X, raw_score=True))
     for v in vids:
-        v["_prob"] = float(apply_platt([v["_raw"]], a, b)[0])
+        v["_prob"] = v["_raw"] if a is None else float(apply_platt([v["_raw"]], a, b)[0])
     return vids
 
 
@@ -273,7 +313,8 @@ def evaluate_recipe(name, recipe, results, pool, evals, carphone, families=None)
     pool_use = [r for r in pool if recipe["generated"] or r.label == 0]
     rows = table(pool_use, results, recipe)
     names = recipe_columns(rows, recipe, families)
-    booster, oof, a, b = fit(rows, names, params=recipe.get("params"))
+    booster, oof, a, b = fit(rows, names, params=recipe.get("params"), weights=recipe.get("weights"),
+                             stack=recipe.get("stack", False))
     out = {"recipe": recipe, "n_rows": len(rows), "n_columns": len(names), "calibration": [a, b]}
     y = [v["_label"] for v in oof]
     p = [v["_prob"] for v in oof]
@@ -314,8 +355,10 @@ def _breakdown(vids) -> dict:
     return out
 
 
-def cross_generator(recipe, results, pool, families=None) -> dict:
-    """Hold one generator out: train without its fakes and without a fold of same-format reals; score both."""
+def cross_generator(recipe, results, pool, families=None, *, cv=True) -> dict:
+    """Hold one generator out: train without its fakes and without a fold of same-format reals; score both.
+
+    ``cv=False`` (a quick probe) skips each model's CV and calibration and pools raw margins."""
     out = {}
     fmt_reals = same_format_reals(pool)
     fold_of = {r.path: f for r, f in zip(fmt_reals, grouped_folds([r.group for r in fmt_reals],
@@ -331,7 +374,8 @@ def cross_generator(recipe, results, pool, families=None) -> dict:
                      and (recipe["generated"] or r.label == 0)]
             rows = table(train, results, recipe)
             names = recipe_columns(rows, recipe, families)
-            booster, _, a, b = fit(rows, names, params=recipe.get("params"))
+            booster, _, a, b = fit(rows, names, params=recipe.get("params"), weights=recipe.get("weights"), cv=cv,
+                                   stack=recipe.get("stack", False))
             test = held_reals + [r for r in pool if r.label == 1 and r.method == gen]
             vids = score(booster, a, b, table(test, results, recipe, variants_for=lambda r: ["orig"]), names)
             for v in vids:
@@ -353,6 +397,9 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--ablation", action="store_true", help="also drop one family at a time (first recipe)")
     ap.add_argument("--cross-generator", action="store_true")
+    ap.add_argument("--probe", action="store_true",
+                    help="only the held-out-generator AUCs, from uncalibrated final models (no CV): quick")
+    ap.add_argument("--families", help="comma-separated families to keep (probe single families)")
     ap.add_argument("--out", default=os.path.join(HERE, "recipes.json"))
     args = ap.parse_args(argv)
     recipes = {k: RECIPES[k] for k in args.recipes.split(",")}
@@ -362,6 +409,17 @@ def main(argv=None) -> int:
         return 0
     pool, evals, cp = pool_records(), eval_records(), carphone_path()
     report = {}
+    fams = set(args.families.split(",")) if args.families else None
+    if args.probe:
+        for name, rc in recipes.items():
+            t0 = time.time()
+            rep = cross_generator(rc, results, pool, fams, cv=False)
+            rep["seconds"] = round(time.time() - t0, 1)
+            report[name] = rep
+            print(json.dumps({name: _short(rep)}), flush=True)
+        with open(args.out, "w") as f:
+            json.dump(report, f, indent=1, default=float)
+        return 0
     for name, rc in recipes.items():
         t0 = time.time()
         rep, _, _ = evaluate_recipe(name, rc, results, pool, evals, cp)
