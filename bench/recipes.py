@@ -154,6 +154,10 @@ RECIPES = {
     "+codec synthesis +segment rows -meta -prnu -quality +kind weights +stacked": dict(
         real=_CODEC, fake=["orig", "orig+h264"], generated=True, rows="segment:8", drop=["meta", "prnu", "quality"],
         weights="kinds", stack=True),
+    # a model on every column plus a temporal expert (the family that carried unseen generators in the probes)
+    "+codec synthesis +segment rows -meta -prnu +kind weights +stacked all,temporal": dict(
+        real=_CODEC, fake=["orig", "orig+h264"], generated=True, rows="segment:8", drop=["meta", "prnu"],
+        weights="kinds", stack="all,temporal"),
     "+codec synthesis +segment rows -meta -prnu +stacked": dict(
         real=_CODEC, fake=["orig", "orig+h264"], generated=True, rows="segment:8", drop=["meta", "prnu"],
         stack=True),
@@ -258,8 +262,9 @@ def fit(rows, names, *, seed=SEED, params=None, weights=None, cv=True, stack=Fal
     w = training_weights(rows, weights)
     if stack:  # family experts: CV is part of fitting the stacker, so cv=False saves nothing here
         booster, oof, folds, _, st = stacked_cv(X, y, [r["_group"] for r in rows], feature_names=names, seed=seed,
-                                                threads=2, params=params, weights=w)
-        print("  stacker", dict(zip(st.families, np.round(st.coef, 3))), round(st.intercept, 3), file=sys.stderr)
+                                                threads=2, params=params, weights=w,
+                                                experts=stack if isinstance(stack, str) else "families")
+        print("  stacker", dict(zip(st.experts, np.round(st.coef, 3))), round(st.intercept, 3), file=sys.stderr)
     elif not cv:
         import lightgbm as lgb
         from modeling.training import NUM_ROUNDS, _params

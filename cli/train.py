@@ -117,11 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="row weights: none, or kinds (both classes weigh the same, and within the fakes each "
                          "synthesis method and the collected fakes of --data as one kind: a few real generator "
                          "outputs are not drowned by several synthetic fakes per real video)")
-    ap.add_argument("--stack", action="store_true",
-                    help="one LightGBM per feature family, combined by a non-negative logistic stacker on their "
-                         "out-of-fold margins and saved as one text model (modeling/stacking.py): each family "
-                         "has to find its own evidence instead of leaving it to the family that explains most "
-                         "training fakes")
+    ap.add_argument("--stack", nargs="?", const="families", default=None, metavar="EXPERTS",
+                    help="several LightGBM experts combined by a non-negative logistic stacker on their "
+                         "out-of-fold margins, saved as one text model (modeling/stacking.py): 'families' (the "
+                         "default) gives one per feature family, so each family has to find its own evidence; "
+                         "or a list of 'all' and family names, e.g. all,temporal")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--cv-groups", default="identity", choices=["identity", "source"],
                     help="cross-validation groups: identity (a fake, its original and clips of one identity stay "
@@ -223,7 +223,7 @@ def main(argv=None) -> int:
     if args.stack:
         booster, oof, folds, params, stacker = stacked_cv(X, labels, groups, feature_names=names,
                                                           n_folds=args.folds, seed=args.seed, threads=workers,
-                                                          weights=weights)
+                                                          weights=weights, experts=args.stack)
         rounds = NUM_ROUNDS  # per expert
     else:
         booster, oof, folds, params = train_cv(X, labels, groups, feature_names=names, n_folds=args.folds,

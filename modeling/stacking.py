@@ -20,23 +20,24 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Stacker", "family_columns", "only_columns", "fit_stacker", "merge_experts", "stacked_cv",
+__all__ = ["Stacker", "family_columns", "expert_columns", "only_columns", "fit_stacker", "merge_experts", "stacked_cv",
            "stacked_fold_models"]
 
 
 class Stacker(NamedTuple):
-    """The experts' families (in model order), their weights and the intercept, as the card stores them."""
-    families: list
+    """The experts (in model order: ``all`` or a family name each), their weights and the intercept, as the
+    card stores them."""
+    experts: list
     coef: list
     intercept: float
 
     def to_dict(self) -> dict:
-        return {"families": list(self.families), "coef": [float(c) for c in self.coef],
+        return {"experts": list(self.experts), "coef": [float(c) for c in self.coef],
                 "intercept": float(self.intercept)}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Stacker":
-        return cls(list(d["families"]), [float(c) for c in d["coef"]], float(d["intercept"]))
+        return cls(list(d["experts"]), [float(c) for c in d["coef"]], float(d["intercept"]))
 
 
 def family_columns(names) -> dict:
@@ -46,6 +47,23 @@ def family_columns(names) -> dict:
     out: dict = {}
     for j, n in enumerate(names):
         out.setdefault(family_of(n), []).append(j)
+    return out
+
+
+def expert_columns(names, spec: str = "families") -> dict:
+    """``{expert: [column index, ...]}``: ``"families"`` gives one expert per family; otherwise ``spec`` lists
+    experts, each ``all`` (every column) or a family name, e.g. ``"all,temporal"``: a model on everything
+    plus a temporal expert whose evidence the first would leave unused."""
+    fams = family_columns(names)
+    if spec == "families":
+        return fams
+    out = {}
+    for e in [e.strip() for e in spec.split(",") if e.strip()]:
+        if e != "all" and e not in fams:
+            raise ValueError(f"expert {e!r}: no such family among the columns ({', '.join(fams)})")
+        out[e] = list(range(len(names))) if e == "all" else fams[e]
+    if len(out) < 2:
+        raise ValueError(f"stacking needs two experts or more, got {spec!r}")
     return out
 
 
@@ -124,8 +142,8 @@ def _expert_fold_models(X, y, folds, cols, *, feature_names, params, rounds, wei
 
 
 def stacked_cv(X: np.ndarray, y, groups, *, feature_names, n_folds: int = 5, seed: int = 0, threads: int = 1,
-               rounds: int | None = None, params: dict | None = None, weights=None):
-    """Grouped CV of family experts and their stacker, then the merged final model.
+               rounds: int | None = None, params: dict | None = None, weights=None, experts: str = "families"):
+    """Grouped CV of the experts (:func:`expert_columns`) and their stacker, then the merged final model.
 
     Like :func:`modeling.training.train_cv`, plus the :class:`Stacker`. Each expert's out-of-fold margins come
     from models that did not see the row's group; the stacker is fitted on them, and the out-of-fold margin
@@ -140,7 +158,7 @@ def stacked_cv(X: np.ndarray, y, groups, *, feature_names, n_folds: int = 5, see
     y = np.asarray(y, dtype=np.float64)
     folds = grouped_folds(groups, y, n_folds=n_folds, seed=seed)
     params = _params(len(y), seed, threads, params)
-    fams = family_columns(feature_names)
+    fams = expert_columns(feature_names, experts)
     Z = np.full((len(y), len(fams)), np.nan)
     for i, cols in enumerate(fams.values()):
         for f, b in _expert_fold_models(X, y, folds, cols, feature_names=feature_names, params=params,
@@ -159,9 +177,7 @@ def stacked_fold_models(X: np.ndarray, y, folds, *, feature_names, params: dict,
                         weights=None) -> dict:
     """``{fold: merged booster}``: each fold's experts (trained outside the fold) combined with ``stacker``'s
     weights: the models behind :func:`stacked_cv`'s out-of-fold margins."""
-    fams = family_columns(feature_names)
-    if list(fams) != list(stacker.families):
-        raise ValueError(f"families {list(fams)} do not match the stacker's {stacker.families}")
+    fams = expert_columns(feature_names, ",".join(stacker.experts))
     per_family = [_expert_fold_models(X, y, folds, cols, feature_names=feature_names, params=params,
                                       rounds=rounds, weights=weights) for cols in fams.values()]
     return {f: merge_experts([m[f] for m in per_family], stacker.coef, stacker.intercept)

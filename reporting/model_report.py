@@ -309,14 +309,16 @@ def _summary_section(card, names, model_dir) -> str:
         f'<tr><th class="l">{html.escape(k)}</th><td class="l">{v if k == "calibration" else cell(v)}</td></tr>'
         for k, v in rows) + "</tbody></table>"
     desc = _family_descriptions()
-    weight = dict(zip(tr["stacker"]["families"], tr["stacker"]["coef"])) if tr.get("stacker") else {}
-    fam_rows = [[f, int(fams[f])] + ([cell(weight.get(f))] if weight else []) + [desc.get(f, "")] for f in fams]
-    body += "<h3>Feature families</h3>" + html_table(
-        fam_rows, ["family", "columns"] + (["expert weight"] if weight else []) + ["calculators"], left=4 if weight else 3)
-    if weight:
-        body += note("Family experts (<code>train.py --stack</code>): one tree model per family; the raw score is "
-                     f"{cell(tr['stacker']['intercept'])} + the sum of each expert's raw score times its weight, "
-                     "weights fitted (non-negative) on the experts' out-of-fold scores.")
+    fam_rows = [[f, int(fams[f]), desc.get(f, "")] for f in fams]
+    body += "<h3>Feature families</h3>" + html_table(fam_rows, ["family", "columns", "calculators"], left=3)
+    st = tr.get("stacker")
+    if st:
+        body += "<h3>Experts</h3>" + html_table([[e, cell(c)] for e, c in zip(st["experts"], st["coef"])],
+                                                ["expert (columns)", "weight"])
+        body += note("Stacked experts (<code>train.py --stack</code>): one tree model per expert, on every column "
+                     "(<code>all</code>) or on one family's; the raw score is "
+                     f"{cell(st['intercept'])} + the sum of each expert's raw score times its weight, the weights "
+                     "fitted (non-negative) on the experts' out-of-fold scores.")
     if card.get("notes"):
         body += note("Notes: " + html.escape(str(card["notes"])))
     body += note(

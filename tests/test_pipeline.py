@@ -223,15 +223,15 @@ def test_stacked_family_experts_train_load_and_explain(trained, tmp_path):
                        "--weights", "kinds"]) == 0
     card = json.load(open(model_dir / "model_card.json"))
     st = card["training"]["stacker"]
-    assert sorted(st["families"]) == ["meta", "spectral"]
-    assert len(st["coef"]) == len(st["families"]) and min(st["coef"]) >= 0 and max(st["coef"]) > 0
+    assert sorted(st["experts"]) == ["meta", "spectral"]
+    assert len(st["coef"]) == len(st["experts"]) and min(st["coef"]) >= 0 and max(st["coef"]) > 0
     assert card["training"]["weights"] == "kinds" and "--stack" in card["training"]["command"]
     assert card["cv"]["auc"] > 0.75, card["cv"]
     from modeling.detector import DetectorModel
     from reporting.explain import write_explanation
 
     model = DetectorModel.load(str(model_dir))
-    assert model.booster.num_trees() == len(st["families"]) * card["params"]["num_boost_round"]
+    assert model.booster.num_trees() == len(st["experts"]) * card["params"]["num_boost_round"]
     r = extract_video(str(root / "heldout" / "fake" / "c2_00_fake.mp4"), calculators=select(FEATURES),
                       n_frames=8)[0]
     sc = model.score_track(r.tracks[0].values)
@@ -248,4 +248,4 @@ def test_stacked_family_experts_train_load_and_explain(trained, tmp_path):
     from reporting.model_report import build_report
 
     page = open(build_report(str(model_dir), str(tmp_path / "rep"))).read()
-    assert "expert weight" in page and "Family experts" in page
+    assert "Experts" in page and "Stacked experts" in page

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from modeling.metrics import roc_auc
-from modeling.stacking import (Stacker, family_columns, fit_stacker, merge_experts, only_columns, stacked_cv,
+from modeling.stacking import (Stacker, expert_columns, family_columns, fit_stacker, merge_experts, only_columns, stacked_cv,
                                stacked_fold_models)
 
 lgb = pytest.importorskip("lightgbm")
@@ -23,6 +23,11 @@ def _data(seed=0, n_groups=40, per=6):
 
 def test_family_columns_and_only_columns():
     assert family_columns(NAMES) == {"spectral": [0, 1], "temporal": [2, 3]}
+    assert expert_columns(NAMES) == family_columns(NAMES)
+    assert expert_columns(NAMES, "all,temporal") == {"all": [0, 1, 2, 3], "temporal": [2, 3]}
+    for bad in ("all", "all,prnu"):
+        with pytest.raises(ValueError):
+            expert_columns(NAMES, bad)
     X = np.arange(8.0).reshape(2, 4)
     np.testing.assert_array_equal(only_columns(X, [2, 3]), [[0, 0, 2, 3], [0, 0, 6, 7]])
 
@@ -55,7 +60,7 @@ def test_stacker_weights_are_non_negative():
 def test_stacked_cv_weighs_the_informative_family_and_fold_models_reproduce_its_oof():
     X, y, groups = _data()
     booster, oof, folds, params, st = stacked_cv(X, y, groups, feature_names=NAMES, n_folds=4, seed=1, rounds=30)
-    assert st.families == ["spectral", "temporal"]
+    assert st.experts == ["spectral", "temporal"]
     assert st.coef[1] > st.coef[0] and st.coef[1] > 0.3
     assert roc_auc(y, oof) > 0.8
     # the final model splits on no column outside the two families' experts' own columns
