@@ -3,6 +3,8 @@
 
     python bench/recipes.py extract [--workers 2]       # fill the feature cache (slow, resumable)
     python bench/recipes.py evaluate [--recipes a,b] [--out bench/recipes.json]
+    python bench/recipes.py evaluate --cross-generator --recipes a   # plus held-out generators (~5-15 min)
+    python bench/recipes.py evaluate --probe --recipes a [--families temporal]  # held-out generators only, ~1 min
 
 Training pool: ``../shared/data/real`` (redistributable reals) and ``../shared/data/generated``
 (redistributable talking-head generator fakes) plus synthesis; ``labelled/`` (research-only FF++ and
@@ -155,7 +157,7 @@ RECIPES = {
         real=_CODEC, fake=["orig", "orig+h264"], generated=True, rows="segment:8", drop=["meta", "prnu", "quality"],
         weights="kinds", stack=True),
     # a model on every column plus a temporal expert (the family that carried unseen generators in the probes)
-    "+codec synthesis +segment rows -meta -prnu +kind weights +stacked all,temporal": dict(
+    "+codec synthesis +segment rows -meta -prnu +kind weights +stacked all+temporal": dict(
         real=_CODEC, fake=["orig", "orig+h264"], generated=True, rows="segment:8", drop=["meta", "prnu"],
         weights="kinds", stack="all,temporal"),
     "+codec synthesis +segment rows -meta -prnu +stacked": dict(
