@@ -4,7 +4,9 @@ from __future__ import annotations
 import csv
 import functools
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
 
@@ -12,7 +14,8 @@ from dataformats import list_videos, read_path_list
 from features.registry import all_calculators
 
 __all__ = ["collect_inputs", "calculators_by_key", "UsageError", "cli_errors", "Progress", "EXIT_OK", "EXIT_SOME",
-           "EXIT_NONE", "EXIT_USAGE", "EXIT_EXISTS", "EXIT_STRICT", "EXIT_INTERRUPTED", "one_line"]
+           "EXIT_NONE", "EXIT_USAGE", "EXIT_EXISTS", "EXIT_STRICT", "EXIT_INTERRUPTED", "EXIT_TERMINATED", "Terminated",
+           "interrupt_code", "one_line"]
 
 #: exit codes (README, "Bad input, exit codes and resuming")
 EXIT_OK = 0  #: every input was scored (``ok`` or ``partial``)
@@ -22,6 +25,26 @@ EXIT_USAGE = 2  #: bad arguments, missing path, unknown feature set, bad model f
 EXIT_EXISTS = 3  #: the output exists and neither --force nor --resume was given
 EXIT_STRICT = 4  #: --strict stopped the run at the first calculator failure
 EXIT_INTERRUPTED = 130  #: Ctrl-C (128 + SIGINT)
+EXIT_TERMINATED = 143  #: SIGTERM (128 + 15), as a job scheduler or ``timeout`` sends it: handled like Ctrl-C
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C would be, so the same clean-up runs (finished rows kept, workers ended)."""
+
+
+def interrupt_code(e: KeyboardInterrupt) -> int:
+    return EXIT_TERMINATED if isinstance(e, Terminated) else EXIT_INTERRUPTED
+
+
+_SIGTERM_OWNER = [0]  # the pid that installed the handler
+
+
+def _on_sigterm(signum, frame):
+    if os.getpid() != _SIGTERM_OWNER[0]:  # a forked child that inherited the handler: die as SIGTERM means
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    raise Terminated()
 
 
 class UsageError(Exception):
@@ -75,17 +98,21 @@ EXPECTED_ERRORS = (UsageError, OSError, ValueError, csv.Error, LookupError)
 
 def cli_errors(prog: str):
     """Decorate a command's ``main(argv)``: expected failures become one line on stderr and exit code 2
-    (the traceback only with ``--debug``); Ctrl-C exits 130 without a traceback."""
+    (the traceback only with ``--debug``); Ctrl-C exits 130 and SIGTERM 143, both without a traceback."""
 
     def deco(main):
         @functools.wraps(main)
         def wrapper(argv=None):
             debug = "--debug" in (sys.argv[1:] if argv is None else list(argv))
+            previous = None
+            if threading.current_thread() is threading.main_thread():
+                _SIGTERM_OWNER[0] = os.getpid()
+                previous = signal.signal(signal.SIGTERM, _on_sigterm)
             try:
                 return main(argv)
-            except KeyboardInterrupt:
-                print(f"{prog}: interrupted", file=sys.stderr)
-                return EXIT_INTERRUPTED
+            except KeyboardInterrupt as e:
+                print(f"{prog}: " + ("terminated" if isinstance(e, Terminated) else "interrupted"), file=sys.stderr)
+                return interrupt_code(e)
             except SystemExit as e:
                 if isinstance(e.code, str):  # raise SystemExit("message") anywhere below
                     if debug:
@@ -104,6 +131,9 @@ def cli_errors(prog: str):
                 print(f"{prog}: internal error: {type(e).__name__}: {one_line(e)} (please report it; --debug shows "
                       "the traceback)", file=sys.stderr)
                 return EXIT_USAGE
+            finally:
+                if previous is not None:
+                    signal.signal(signal.SIGTERM, previous)
 
         return wrapper
 

@@ -23,10 +23,10 @@ from pipeline.cache import file_hash
 from pipeline.extract import SCORED, CalculatorFailure, extract_video
 from pipeline.video import native_log
 from reporting.outputs import (PRED_COLUMNS, UNSCORED, FeatureWriter, NotAPredictionsFile, PredictionWriter,
-                               read_prediction_rows)
+                               keep_feature_rows, read_prediction_rows)
 
-from .common import (EXIT_EXISTS, EXIT_INTERRUPTED, EXIT_NONE, EXIT_OK, EXIT_SOME, EXIT_STRICT, Progress, UsageError,
-                     calculators_by_key, cli_errors, collect_inputs)
+from .common import (EXIT_EXISTS, EXIT_NONE, EXIT_OK, EXIT_SOME, EXIT_STRICT, Progress, Terminated,
+                     UsageError, calculators_by_key, cli_errors, collect_inputs, interrupt_code)
 
 __all__ = ["predict_one", "main", "RETRY_STATUSES", "ORCHESTRATION_STATUSES"]
 
@@ -270,6 +270,8 @@ def main(argv=None) -> int:
         os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
         if args.resume and exists:
             _rewrite(out_path, keep)
+        if args.resume and args.features_out:  # the feature rows follow the kept predictions
+            keep_feature_rows(args.features_out, [r["path"] for r in keep])
     except BaseException:
         if dask is not None:
             dask.close()
@@ -325,11 +327,11 @@ def main(argv=None) -> int:
                 if row.get("_strict"):
                     stopped = row["message"]
                     break
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (cli.common.Terminated)
         progress.close()
-        print(f"interrupted: {written} of {total} videos written to {out_path} (--resume continues)",
-              file=sys.stderr)
-        return EXIT_INTERRUPTED
+        print(f"{'terminated' if isinstance(e, Terminated) else 'interrupted'}: {written} of {total} videos "
+              f"written to {out_path} (--resume continues)", file=sys.stderr)
+        return interrupt_code(e)
     finally:
         close = getattr(outcomes, "close", None)
         if close:

@@ -24,7 +24,7 @@ from pipeline.batch import default_workers, extract_table
 from pipeline.extract import CalculatorFailure
 from synthesis.variants import needs_donor, parse_variant
 
-from .common import EXIT_STRICT, Progress, UsageError, cli_errors
+from .common import EXIT_STRICT, Progress, UsageError, cli_errors, interrupt_code
 
 __all__ = ["main", "build_parser", "args_from_card", "training_inputs", "evaluate_external"]
 
@@ -205,12 +205,12 @@ def main(argv=None) -> int:
         progress.close()
         print(f"train.py: stopped by --strict: {e}", file=sys.stderr)
         return EXIT_STRICT
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM
         progress.close()
         print(f"train.py: interrupted after {progress.done} of {len(records)} videos; "
               + (f"their features are cached in {args.cache}, so running again continues from there"
                  if args.cache else "--cache is off, so running again starts over"), file=sys.stderr)
-        return 130
+        return interrupt_code(e)
     progress.close()
     t_extract = time.perf_counter() - t0
     labels = np.array([r["_label"] for r in rows])

@@ -5,8 +5,8 @@ import csv
 import math
 import os
 
-__all__ = ["PRED_COLUMNS", "UNSCORED", "PredictionWriter", "FeatureWriter", "read_prediction_rows",
-           "NotAPredictionsFile"]
+__all__ = ["PRED_COLUMNS", "UNSCORED", "PredictionWriter", "FeatureWriter", "keep_feature_rows",
+           "read_prediction_rows", "NotAPredictionsFile"]
 
 PRED_COLUMNS = ["filename", "label", "status", "message", "reliability", "reliability_note", "n_frames", "n_faces",
                 "n_tracks", "raw_score", "track", "top_fake_features", "path", "seconds", "content_hash", "in_training"]
@@ -95,3 +95,28 @@ class FeatureWriter:
     def close(self) -> None:
         if self._fh:
             self._fh.close()
+
+
+def keep_feature_rows(path: str, keep_paths) -> None:
+    """Rewrite a ``--features-out`` CSV in place (atomically) with only the rows of videos in ``keep_paths``
+    (compared as absolute paths): what ``--resume`` scores again is appended afresh, not twice."""
+    import tempfile
+
+    if not (os.path.isfile(path) and os.path.getsize(path) > 0):
+        return
+    keep = {os.path.abspath(p) for p in keep_paths}
+    with open(path, newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, [])
+        rows = [r for r in reader if r and os.path.abspath(r[0]) in keep]
+    fd, tmp = tempfile.mkstemp(prefix=".features.", suffix=".csv", dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        with os.fdopen(fd, "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(header)
+            w.writerows(rows)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise

@@ -67,8 +67,10 @@ def test_opencv_and_ffmpeg_lines_go_into_the_rows_not_the_terminal(tmp_path, cap
     assert "index (moov atom) is missing" in rows["cut.mp4"]["message"]
 
 
-def test_ctrl_c_ends_with_a_count_and_no_traceback(tmp_path, carphone_frames, tiny):  # noqa: F811
-    """A real SIGINT to the process group, as a terminal sends it, in the middle of a 2-worker batch."""
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_ctrl_c_ends_with_a_count_and_no_traceback(tmp_path, carphone_frames, tiny, how):  # noqa: F811
+    """A real SIGINT to the process group, as a terminal sends it, in the middle of a 2-worker batch; or a
+    SIGTERM to the main process only, as ``timeout`` or a job scheduler sends it: the same clean stop."""
     vids = tmp_path / "v"
     vids.mkdir()
     # 18 videos: on a loaded machine the workers can finish six while this process waits for the first row,
@@ -86,12 +88,26 @@ def test_ctrl_c_ends_with_a_count_and_no_traceback(tmp_path, carphone_frames, ti
                 break
             time.sleep(0.05)
         assert proc.poll() is None, "finished before it could be interrupted"
-        os.killpg(proc.pid, signal.SIGINT)
+        if how == "ctrl-c":
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            os.kill(proc.pid, signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 130, err
+    assert proc.returncode == (130 if how == "ctrl-c" else 143), err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     n = len(list(csv.DictReader(open(out))))
-    assert n < 18 and f"interrupted: {n} of 18 videos written to {out}" in err, err
+    word = "interrupted" if how == "ctrl-c" else "terminated"
+    assert n < 18 and f"{word}: {n} of 18 videos written to {out}" in err, err
+    deadline = time.monotonic() + 20  # and no worker outlives it (they got no signal of their own)
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.killpg(proc.pid, signal.SIGKILL)
+        pytest.fail("worker processes outlived the stopped batch")

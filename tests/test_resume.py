@@ -90,3 +90,20 @@ def test_resume_refuses_a_file_it_did_not_write(tmp_path, videos, capsys, tiny):
     out.write_text("name,age\nx,3\n")
     assert predict_main([str(videos), "-o", str(out), "--resume", "--model", tiny]) == 2
     assert "not a predictions CSV" in capsys.readouterr().err and out.read_text() == "name,age\nx,3\n"
+
+
+def test_resume_keeps_one_feature_row_per_video(tmp_path, videos, tiny):  # noqa: F811
+    """--features-out follows the predictions: a resumed batch re-scores the cut rows and appends their features
+    once, and keeps the features of the rows it kept (it used to append the re-scored ones a second time)."""
+    args = ["--model", tiny, "--workers", "1", "--timeout", "0", "--max-memory", "0"]
+    out, feats = tmp_path / "p.csv", tmp_path / "f.csv"
+    assert predict_main([str(videos), "-o", str(out), "--features-out", str(feats)] + args) == 1
+    full = _rows(feats)
+    assert len(full) == 4  # four scored videos; the broken one has no features
+    lines = out.read_text().splitlines(keepends=True)
+    out.write_text("".join(lines[:3]))  # killed after two rows: the features file already had more
+    assert predict_main([str(videos), "-o", str(out), "--features-out", str(feats), "--resume"] + args) == 1
+    again = _rows(feats)
+    assert sorted(r["path"] for r in again) == sorted(r["path"] for r in full)  # each video once
+    by_path = {r["path"]: r for r in full}
+    assert all(r == by_path[r["path"]] for r in again)  # the same values (deterministic extraction)
