@@ -40,7 +40,8 @@ from cli.train import args_from_card, training_inputs  # noqa: E402
 from features.registry import select  # noqa: E402
 from modeling.detector import DetectorModel, default_model_dir, read_oof, update_card  # noqa: E402
 from modeling.stacking import Stacker, stacked_fold_models  # noqa: E402
-from modeling.training import feature_matrix, fold_models, grouped_folds, per_video, training_weights  # noqa: E402
+from modeling.training import (fake_kind, feature_matrix, fold_models, grouped_folds, per_video,  # noqa: E402
+                               training_weights)
 from pipeline.batch import extract_table, parallel_map  # noqa: E402
 from pipeline.cache import file_hash  # noqa: E402
 from reporting.robustness import SELFBLEND_FILE, robustness_table  # noqa: E402
@@ -73,7 +74,8 @@ def fold_scorer(model: DetectorModel, model_dir: str, *, cache: str, workers: in
     stacker = model.card["training"].get("stacker")
     if stacker:  # family experts per fold, combined with the card's stacker weights
         boosters = stacked_fold_models(X, y, folds, feature_names=names, params=params, rounds=rounds,
-                                       weights=weights, stacker=Stacker.from_dict(stacker))
+                                       weights=weights, stacker=Stacker.from_dict(stacker),
+                                       kinds=[fake_kind(r) for r in rows])
     else:
         boosters = fold_models(X, y, folds, feature_names=names, params=params, rounds=rounds, weights=weights)
     fold_of = dict(zip(groups, folds))

@@ -19,7 +19,8 @@ from modeling.card import build_card, data_sources
 from modeling.detector import DetectorModel, write_oof, write_training_table
 from modeling.rows import parse_rows
 from modeling.stacking import stacked_cv
-from modeling.training import NUM_ROUNDS, WEIGHTS, cv_report, feature_matrix, per_video, train_cv, training_weights
+from modeling.training import (NUM_ROUNDS, WEIGHTS, cv_report, fake_kind, feature_matrix, per_video, train_cv,
+                               training_weights)
 from pipeline.batch import default_workers, extract_table
 from pipeline.extract import CalculatorFailure
 from synthesis.variants import needs_donor, parse_variant
@@ -119,9 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "outputs are not drowned by several synthetic fakes per real video)")
     ap.add_argument("--stack", nargs="?", const="families", default=None, metavar="EXPERTS",
                     help="several LightGBM experts combined by a non-negative logistic stacker on their "
-                         "out-of-fold margins, saved as one text model (modeling/stacking.py): 'families' (the "
-                         "default) gives one per feature family, so each family has to find its own evidence; "
-                         "or a list of 'all' and family names, e.g. all,temporal")
+                         "out-of-fold margins (each kind of fake weighing alike), saved as one text model "
+                         "(modeling/stacking.py): 'families' (the default) gives one per feature family; or a list "
+                         "of 'all' and family names, each optionally @collected (trained on the reals and the "
+                         "collected fakes of --data only, no synthetic ones), e.g. all,temporal@collected")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--cv-groups", default="identity", choices=["identity", "source"],
                     help="cross-validation groups: identity (a fake, its original and clips of one identity stay "
@@ -223,7 +225,8 @@ def main(argv=None) -> int:
     if args.stack:
         booster, oof, folds, params, stacker = stacked_cv(X, labels, groups, feature_names=names,
                                                           n_folds=args.folds, seed=args.seed, threads=workers,
-                                                          weights=weights, experts=args.stack)
+                                                          weights=weights, experts=args.stack,
+                                                          kinds=[fake_kind(r) for r in rows])
         rounds = NUM_ROUNDS  # per expert
     else:
         booster, oof, folds, params = train_cv(X, labels, groups, feature_names=names, n_folds=args.folds,

@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Stacker", "family_columns", "expert_columns", "only_columns", "fit_stacker", "merge_experts", "stacked_cv",
+__all__ = ["Stacker", "family_columns", "expert_columns", "expert_rows", "only_columns", "fit_stacker", "merge_experts", "stacked_cv",
            "stacked_fold_models"]
 
 
@@ -50,20 +50,42 @@ def family_columns(names) -> dict:
     return out
 
 
+def _base(expert: str) -> str:
+    return expert.split("@", 1)[0]
+
+
 def expert_columns(names, spec: str = "families") -> dict:
     """``{expert: [column index, ...]}``: ``"families"`` gives one expert per family; otherwise ``spec`` lists
-    experts, each ``all`` (every column) or a family name, e.g. ``"all,temporal"``: a model on everything
-    plus a temporal expert whose evidence the first would leave unused."""
+    experts, each ``all`` (every column) or a family name, optionally with ``@collected`` (trained on the
+    reals and the collected fakes only, no synthetic ones), e.g. ``"all,temporal@collected"``: a model on
+    everything plus a temporal expert whose only target is the real generators' output."""
     fams = family_columns(names)
     if spec == "families":
         return fams
     out = {}
     for e in [e.strip() for e in spec.split(",") if e.strip()]:
-        if e != "all" and e not in fams:
+        base, _, rows = e.partition("@")
+        if base != "all" and base not in fams:
             raise ValueError(f"expert {e!r}: no such family among the columns ({', '.join(fams)})")
-        out[e] = list(range(len(names))) if e == "all" else fams[e]
+        if rows not in ("", "collected"):
+            raise ValueError(f"expert {e!r}: the only row filter is @collected")
+        out[e] = list(range(len(names))) if base == "all" else fams[base]
     if len(out) < 2:
         raise ValueError(f"stacking needs two experts or more, got {spec!r}")
+    return out
+
+
+def expert_rows(experts, kinds) -> list:
+    """Per expert, a boolean mask of the rows it trains on (``None``: all rows). ``kinds``: each row's
+    :func:`modeling.training.fake_kind`."""
+    out = []
+    for e in experts:
+        if e.endswith("@collected"):
+            if kinds is None:
+                raise ValueError(f"expert {e!r} needs each row's kind of fake")
+            out.append(np.isin(np.asarray(kinds, dtype=object), ["real", "collected"]))
+        else:
+            out.append(None)
     return out
 
 
@@ -134,51 +156,66 @@ def merge_experts(boosters, coef, intercept: float):
     return lgb.Booster(model_str="\n".join(head) + "\n" + "\n\n\n".join(body) + "\n\n\nend of trees\n" + tail)
 
 
-def _expert_fold_models(X, y, folds, cols, *, feature_names, params, rounds, weights) -> dict:
+def _expert_fold_models(X, y, folds, cols, rows, *, feature_names, params, rounds, weights) -> dict:
+    """The expert's model per fold, trained outside the fold on its own columns and (``rows``) its rows."""
     from .training import fold_models
 
-    return fold_models(only_columns(X, cols), y, folds, feature_names=feature_names, params=params,
-                       rounds=rounds, weights=weights)
+    Xe = only_columns(X, cols)
+    if rows is None:
+        return fold_models(Xe, y, folds, feature_names=feature_names, params=params, rounds=rounds, weights=weights)
+    return fold_models(Xe[rows], y[rows], np.asarray(folds)[rows], feature_names=feature_names, params=params,
+                       rounds=rounds, weights=None if weights is None else np.asarray(weights)[rows])
 
 
 def stacked_cv(X: np.ndarray, y, groups, *, feature_names, n_folds: int = 5, seed: int = 0, threads: int = 1,
-               rounds: int | None = None, params: dict | None = None, weights=None, experts: str = "families"):
+               rounds: int | None = None, params: dict | None = None, weights=None, experts: str = "families",
+               kinds=None):
     """Grouped CV of the experts (:func:`expert_columns`) and their stacker, then the merged final model.
 
     Like :func:`modeling.training.train_cv`, plus the :class:`Stacker`. Each expert's out-of-fold margins come
     from models that did not see the row's group; the stacker is fitted on them, and the out-of-fold margin
-    of a row is the stacker applied to its experts' out-of-fold margins.
+    of a row is the stacker applied to its experts' out-of-fold margins. ``weights`` weigh the experts' rows;
+    with ``kinds`` (each row's :func:`modeling.training.fake_kind`) the stacker weighs each kind of fake alike
+    (how the experts combine is not decided by the most numerous synthetic kind), else it uses ``weights``.
     Returns ``(booster, oof_raw, folds, params, stacker)``.
     """
     import lightgbm as lgb
 
+    from .calibration import balanced_weights
     from .training import NUM_ROUNDS, _params, grouped_folds
 
     rounds = rounds or NUM_ROUNDS
     y = np.asarray(y, dtype=np.float64)
     folds = grouped_folds(groups, y, n_folds=n_folds, seed=seed)
     params = _params(len(y), seed, threads, params)
-    fams = expert_columns(feature_names, experts)
-    Z = np.full((len(y), len(fams)), np.nan)
-    for i, cols in enumerate(fams.values()):
-        for f, b in _expert_fold_models(X, y, folds, cols, feature_names=feature_names, params=params,
+    cols_of = expert_columns(feature_names, experts)
+    rows_of = expert_rows(list(cols_of), kinds)
+    Z = np.full((len(y), len(cols_of)), np.nan)
+    for i, (cols, rows) in enumerate(zip(cols_of.values(), rows_of)):
+        for f, b in _expert_fold_models(X, y, folds, cols, rows, feature_names=feature_names, params=params,
                                         rounds=rounds, weights=weights).items():
             Z[folds == f, i] = b.predict(X[folds == f], raw_score=True)
     ok = np.isfinite(Z).all(axis=1)
-    coef, intercept = fit_stacker(Z[ok], y[ok], weights=None if weights is None else np.asarray(weights)[ok])
-    stacker = Stacker(list(fams), coef.tolist(), intercept)
-    experts = [lgb.train(params, lgb.Dataset(only_columns(X, cols), y, weight=weights,
-                                             feature_name=list(feature_names)), num_boost_round=rounds)
-               for cols in fams.values()]
-    return merge_experts(experts, coef, intercept), Z @ coef + intercept, folds, params, stacker
+    sw = balanced_weights(y, kinds) if kinds is not None else weights
+    coef, intercept = fit_stacker(Z[ok], y[ok], weights=None if sw is None else np.asarray(sw)[ok])
+    stacker = Stacker(list(cols_of), coef.tolist(), intercept)
+    models = []
+    for cols, rows in zip(cols_of.values(), rows_of):
+        sel = np.ones(len(y), bool) if rows is None else rows
+        ds = lgb.Dataset(only_columns(X, cols)[sel], y[sel], feature_name=list(feature_names),
+                         weight=None if weights is None else np.asarray(weights)[sel])
+        models.append(lgb.train(params, ds, num_boost_round=rounds))
+    return merge_experts(models, coef, intercept), Z @ coef + intercept, folds, params, stacker
 
 
 def stacked_fold_models(X: np.ndarray, y, folds, *, feature_names, params: dict, rounds: int, stacker: Stacker,
-                        weights=None) -> dict:
+                        weights=None, kinds=None) -> dict:
     """``{fold: merged booster}``: each fold's experts (trained outside the fold) combined with ``stacker``'s
     weights: the models behind :func:`stacked_cv`'s out-of-fold margins."""
-    fams = expert_columns(feature_names, ",".join(stacker.experts))
-    per_family = [_expert_fold_models(X, y, folds, cols, feature_names=feature_names, params=params,
-                                      rounds=rounds, weights=weights) for cols in fams.values()]
-    return {f: merge_experts([m[f] for m in per_family], stacker.coef, stacker.intercept)
-            for f in per_family[0] if all(f in m for m in per_family)}
+    cols_of = expert_columns(feature_names, ",".join(stacker.experts))
+    rows_of = expert_rows(list(cols_of), kinds)
+    per_expert = [_expert_fold_models(X, np.asarray(y, float), folds, cols, rows, feature_names=feature_names,
+                                      params=params, rounds=rounds, weights=weights)
+                  for cols, rows in zip(cols_of.values(), rows_of)]
+    return {f: merge_experts([m[f] for m in per_expert], stacker.coef, stacker.intercept)
+            for f in per_expert[0] if all(f in m for m in per_expert)}

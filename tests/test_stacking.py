@@ -88,3 +88,36 @@ def test_an_expert_never_splits_on_another_family():
 
     used = [set().union(*(split_features(t["tree_structure"]) for t in part)) for part in (trees[:30], trees[30:])]
     assert used[0] <= {0, 1} and used[1] <= {2, 3} and used[1]
+
+
+def test_collected_expert_learns_from_reals_and_collected_fakes_only():
+    """A temporal column that rises for collected fakes but falls for synthetic ones: the ``@collected`` expert
+    never sees the synthetic rows, so it learns "high = fake" and gives them no fake evidence."""
+    from modeling.stacking import expert_rows
+
+    rng = np.random.default_rng(2)
+    kinds = np.array(["real"] * 120 + ["selfblend"] * 120 + ["collected"] * 60, dtype=object)
+    y = (kinds != "real").astype(float)
+    X = rng.normal(size=(len(y), 4))
+    X[kinds == "collected", 2] += 2.5
+    X[kinds == "selfblend", 2] -= 2.5
+    X[kinds == "selfblend", 0] += 2.0  # the synthetic fakes' own cue, in a spectral column
+    groups = np.arange(len(y)) // 3
+    masks = expert_rows(["spectral", "temporal@collected"], list(kinds))
+    assert masks[0] is None and masks[1].sum() == 180 and not masks[1][kinds == "selfblend"].any()
+    booster, oof, folds, params, st = stacked_cv(X, y, groups, feature_names=NAMES, n_folds=4, seed=0, rounds=30,
+                                                 experts="spectral,temporal@collected", kinds=list(kinds))
+    assert st.experts == ["spectral", "temporal@collected"] and min(st.coef) > 0
+    contrib = booster.predict(X, pred_contrib=True)[:, 2]
+    assert contrib[kinds == "selfblend"].mean() < 0 < contrib[kinds == "collected"].mean()
+    assert roc_auc(y, oof) > 0.7  # both kinds found, out of fold
+    models = stacked_fold_models(X, y, folds, feature_names=NAMES, params=params, rounds=30, stacker=st,
+                                 kinds=list(kinds))
+    again = np.full(len(y), np.nan)
+    for f, b in models.items():
+        again[folds == f] = b.predict(X[folds == f], raw_score=True)
+    np.testing.assert_allclose(again, oof, atol=1e-9)
+    with pytest.raises(ValueError):
+        expert_rows(["temporal@collected"], None)
+    with pytest.raises(ValueError):
+        expert_columns(NAMES, "all,temporal@synthetic")
