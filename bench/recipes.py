@@ -47,7 +47,8 @@ from modeling import metrics  # noqa: E402
 from modeling.calibration import apply_platt, balanced_weights, fit_platt  # noqa: E402
 from modeling.rows import track_rows  # noqa: E402
 from modeling.stacking import stacked_cv  # noqa: E402
-from modeling.training import feature_matrix, grouped_folds, per_video, train_cv, training_weights  # noqa: E402
+from modeling.training import (fake_kind, feature_matrix, grouped_folds, per_video, train_cv,  # noqa: E402
+                               training_weights)
 from pipeline.batch import extract_cached, parallel_map  # noqa: E402
 from pipeline.samples import carphone_path  # noqa: E402
 from synthesis.variants import is_synthetic_fake, synthetic_method  # noqa: E402
@@ -160,6 +161,14 @@ RECIPES = {
     "+codec synthesis +segment rows -meta -prnu +kind weights +stacked all+temporal": dict(
         real=_CODEC, fake=["orig", "orig+h264"], generated=True, rows="segment:8", drop=["meta", "prnu"],
         weights="kinds", stack="all,temporal"),
+    # a model on every column plus a temporal expert trained on reals vs generated/ only (experiment)
+    "+codec synthesis +segment rows -meta -prnu +kind weights +generated-only temporal expert": dict(
+        real=_CODEC, fake=["orig", "orig+h264"], generated=True, rows="segment:8", drop=["meta", "prnu"],
+        weights="kinds", stack="all,temporal@collected"),
+    # the same with unweighted experts, only the stacker weighing each kind of fake alike
+    "+codec synthesis +segment rows -meta -prnu +generated-only temporal expert +kind-weighted stacker": dict(
+        real=_CODEC, fake=["orig", "orig+h264"], generated=True, rows="segment:8", drop=["meta", "prnu"],
+        stack="all,temporal@collected"),
     "+codec synthesis +segment rows -meta -prnu +stacked": dict(
         real=_CODEC, fake=["orig", "orig+h264"], generated=True, rows="segment:8", drop=["meta", "prnu"],
         stack=True),
@@ -262,10 +271,11 @@ def fit(rows, names, *, seed=SEED, params=None, weights=None, cv=True, stack=Fal
     X, _ = feature_matrix(rows, names)
     y = np.array([r["_label"] for r in rows], float)
     w = training_weights(rows, weights)
-    if stack:  # family experts: CV is part of fitting the stacker, so cv=False saves nothing here
+    if stack:  # experts (modeling/stacking.py); CV is part of fitting the stacker, so cv=False saves nothing
         booster, oof, folds, _, st = stacked_cv(X, y, [r["_group"] for r in rows], feature_names=names, seed=seed,
                                                 threads=2, params=params, weights=w,
-                                                experts=stack if isinstance(stack, str) else "families")
+                                                experts=stack if isinstance(stack, str) else "families",
+                                                kinds=[fake_kind(r) for r in rows])
         print("  stacker", dict(zip(st.experts, np.round(st.coef, 3))), round(st.intercept, 3), file=sys.stderr)
     elif not cv:
         import lightgbm as lgb
