@@ -316,7 +316,8 @@ def _summary_section(card, names, model_dir) -> str:
         body += "<h3>Experts</h3>" + html_table([[e, cell(c)] for e, c in zip(st["experts"], st["coef"])],
                                                 ["expert (columns)", "weight"])
         body += note("Stacked experts (<code>train.py --stack</code>): one tree model per expert, on every column "
-                     "(<code>all</code>) or on one family's; the raw score is "
+                     "(<code>all</code>) or on one family's, trained on every row or (<code>@collected</code>) on the reals "
+                     "and the collected fakes only; the raw score is "
                      f"{cell(st['intercept'])} + the sum of each expert's raw score times its weight, the weights "
                      "fitted (non-negative) on the experts' out-of-fold scores.")
     if card.get("notes"):
