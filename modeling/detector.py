@@ -232,11 +232,28 @@ class DetectorModel:
         X = self.matrix(rows)
         contrib = self.contributions(X).mean(axis=0)
         raw = float(self.raw_score(X).mean())
+        experts = self.expert_scores(X)
         prob = float(self.calibrate([raw])[0])
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a column missing in every segment stays NaN
             shown = np.nanmean(X, axis=0) if len(X) > 1 else X[0]
-        return TrackScore(raw, prob, contrib[:-1], float(contrib[-1]), shown, len(rows))
+        return TrackScore(raw, prob, contrib[:-1], float(contrib[-1]), shown, len(rows),
+                          None if experts is None else {k: float(np.mean(v)) for k, v in experts.items()})
+
+    def expert_scores(self, X) -> dict | None:
+        """For a stacked model, ``{expert: weighted raw score per row}`` plus ``"intercept"`` (they add up to
+        :meth:`raw_score`): the merged model holds each expert's trees in turn, ``num_boost_round`` each, the
+        intercept in the very first tree. None for a single model."""
+        st = (self.card.get("training") or {}).get("stacker")
+        if not st:
+            return None
+        X = np.asarray(X, float)
+        rounds = int(self.card["params"]["num_boost_round"])
+        out = {e: self.booster.predict(X, raw_score=True, start_iteration=i * rounds, num_iteration=rounds)
+               for i, e in enumerate(st["experts"])}
+        out[st["experts"][0]] = out[st["experts"][0]] - st["intercept"]
+        out["intercept"] = np.full(len(X), float(st["intercept"]))
+        return out
 
 
 class TrackScore(NamedTuple):
@@ -248,6 +265,9 @@ class TrackScore(NamedTuple):
     expected: float  #: expected value (TreeSHAP bias)
     values: np.ndarray  #: (n_features,) the track's feature values (mean over its rows)
     n_rows: int
+    #: stacked models (``train.py --stack``): each expert's weighted share of ``raw`` (mean over the rows), in
+    #: model order, plus ``"intercept"``; they add up to ``raw``. None for a single model.
+    experts: dict | None = None
 
 
 # ----------------------------------------------------------------------------- training outputs

@@ -324,6 +324,7 @@ def write_explanation(out_dir, video_name: str, *, model, features: dict, track=
         "top_fake": top_fake,
         "top_real": top_real,
         "families": families,
+        "experts": None if score is None else getattr(score, "experts", None),
         "images": {},
         "maps": {},
     }
@@ -421,6 +422,15 @@ def _page(r: dict, chart_uri: str, images: dict) -> str:
         if ranges else "",
         "<h3>Per family</h3>",
         html_table(fam_rows, ["family", "summed contribution"]),
+    ]
+    if r.get("experts"):
+        body += ["<h3>Per expert</h3>",
+                 html_table([[k, v] for k, v in r["experts"].items()], ["expert", "share of the raw score"]),
+                 '<p class="note">This model combines experts (<code>all</code>: every measurement, trained on '
+                 "every kind of fake; a family name: that family only; <code>@collected</code>: trained on real "
+                 "videos and real generator output only, so it speaks for the generated-face cue). Their shares "
+                 "and the intercept add up to the raw score.</p>"]
+    body += [
         "</section>",
     ]
     if "contact_sheet" in images:

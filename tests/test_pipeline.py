@@ -238,6 +238,13 @@ def test_stacked_family_experts_train_load_and_explain(trained, tmp_path):
     res = write_explanation(tmp_path / "ex", "v.mp4", model=model, features=dict(zip(model.feature_names, sc.values)),
                             score=sc)
     assert abs(res["additivity_error"]) < 1e-9
+    # each expert's share of the score, read from its own trees, adds up to the score
+    assert list(sc.experts) == st["experts"] + ["intercept"]
+    assert sum(sc.experts.values()) == pytest.approx(sc.raw, abs=1e-9)
+    assert sc.experts["intercept"] == pytest.approx(st["intercept"])
+    assert res["experts"] == sc.experts
+    page = next((tmp_path / "ex").rglob("*.html")).read_text()
+    assert "Per expert" in page
     out = tmp_path / "p.csv"
     assert predict_main([str(root / "heldout"), "--model", str(model_dir), "-o", str(out), "--workers", "1"]) == 0
     rows = _read_csv(out)
