@@ -382,7 +382,7 @@ def _cv_section(card, oof) -> str:
     return section("cv", "Cross-validated performance", body)
 
 
-def _importance_section(booster, names) -> str:
+def _importance_section(booster, names, stacked: bool = False) -> str:
     gain = np.asarray(booster.feature_importance(importance_type="gain"), dtype=np.float64)
     split = np.asarray(booster.feature_importance(importance_type="split"), dtype=np.float64)
     fam_uri, gain_uri, split_uri = _importance_figs(names, gain, split)
@@ -397,7 +397,9 @@ def _importance_section(booster, names) -> str:
     body = (
         note("<b>Gain</b>: total reduction of the training loss by splits on a feature; <b>split</b>: how many "
               "tree nodes test it. Both describe the trained model, not a single video, and both favour features "
-              "with many distinct values; the contribution section below is the more faithful view.")
+              "with many distinct values; the contribution section below is the more faithful view."
+              + (" This model stacks experts: gain and splits count every expert's trees as trained, not weighted "
+                 "by the expert's weight, while contributions are weighted." if stacked else ""))
         + img(fam_uri, "importance per family")
         + html_table(fam_rows, ["family", "% gain", "% splits", "splits"])
         + f'<div class="grid"><div>{img(gain_uri, "top features by gain")}</div>'
@@ -608,7 +610,7 @@ def build_report(model_dir, out_dir) -> Path:
         nav,
         _summary_section(card, names, model_dir),
         _cv_section(card, folder.oof),
-        _importance_section(booster, names),
+        _importance_section(booster, names, stacked=bool((card.get("training") or {}).get("stacker"))),
         _contrib_section(booster, names, folder.table),
         _roc_section(arrs),
         _calibration_section(arrs, card),
