@@ -178,6 +178,9 @@ def training_inputs(args) -> tuple:
         records += recs
     if not records:
         raise SystemExit("no videos found in --data")
+    if "@collected" in (getattr(args, "stack", None) or "") and not any(r.label == 1 for r in records):
+        raise SystemExit(f"--stack {args.stack}: an @collected expert learns from the labelled fakes of --data, "
+                         "and there are none (only synthetic ones)")
     return calcs, records, fakes, augment, donors
 
 

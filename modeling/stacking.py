@@ -190,6 +190,10 @@ def stacked_cv(X: np.ndarray, y, groups, *, feature_names, n_folds: int = 5, see
     params = _params(len(y), seed, threads, params)
     cols_of = expert_columns(feature_names, experts)
     rows_of = expert_rows(list(cols_of), kinds)
+    for e, rows in zip(cols_of, rows_of):
+        if rows is not None and len(np.unique(y[rows])) < 2:
+            raise ValueError(f"expert {e!r} has no {'fake' if y[rows].min() == 0 else 'real'} rows to learn from "
+                             "(@collected needs labelled fakes in --data, not only synthetic ones)")
     Z = np.full((len(y), len(cols_of)), np.nan)
     for i, (cols, rows) in enumerate(zip(cols_of.values(), rows_of)):
         for f, b in _expert_fold_models(X, y, folds, cols, rows, feature_names=feature_names, params=params,

@@ -44,6 +44,18 @@ def test_expected_failures_are_one_line_with_exit_code_2(tmp_path, capsys, call,
     _one_clean_line(capsys.readouterr().err, *words)
 
 
+def test_collected_expert_without_collected_fakes_stops_before_extraction(tmp_path, capsys, carphone_frames,
+                                                                          monkeypatch):
+    import pipeline.batch as batch
+
+    monkeypatch.setattr(batch, "extract_video", lambda *a, **k: pytest.fail("extracted before the check"))
+    (tmp_path / "reals").mkdir()
+    write_video(str(tmp_path / "reals" / "a.mp4"), carphone_frames[:10])
+    assert train_main(["--data", str(tmp_path / "reals"), "--synthesize", "--stack", "all,temporal@collected",
+                       "-o", str(tmp_path / "m")]) == 2
+    _one_clean_line(capsys.readouterr().err, "@collected", "no", "labelled fakes")
+
+
 def test_bad_csv_for_evaluate_and_debug_shows_the_traceback(tmp_path, capsys):
     bad = tmp_path / "notpredictions.csv"
     bad.write_text("a,b\n1,2\n")

@@ -121,3 +121,10 @@ def test_collected_expert_learns_from_reals_and_collected_fakes_only():
         expert_rows(["temporal@collected"], None)
     with pytest.raises(ValueError):
         expert_columns(NAMES, "all,temporal@synthetic")
+
+
+def test_collected_expert_without_collected_fakes_is_a_clear_error():
+    X, y, groups = _data()
+    kinds = ["real" if v == 0 else "selfblend" for v in y]  # only synthetic fakes
+    with pytest.raises(ValueError, match="no fake rows"):
+        stacked_cv(X, y, groups, feature_names=NAMES, n_folds=4, experts="all,temporal@collected", kinds=kinds)
