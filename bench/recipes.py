@@ -47,8 +47,8 @@ from modeling import metrics  # noqa: E402
 from modeling.calibration import apply_platt, balanced_weights, fit_platt  # noqa: E402
 from modeling.rows import track_rows  # noqa: E402
 from modeling.stacking import stacked_cv  # noqa: E402
-from modeling.training import (fake_kind, feature_matrix, grouped_folds, per_video, train_cv,  # noqa: E402
-                               training_weights)
+from modeling.training import (fake_kind, feature_matrix, final_model, grouped_folds, per_video,  # noqa: E402
+                               resolve_params, train_cv, training_weights)
 from pipeline.batch import extract_cached, parallel_map  # noqa: E402
 from pipeline.samples import carphone_path  # noqa: E402
 from synthesis.variants import is_synthetic_fake, synthetic_method  # noqa: E402
@@ -169,9 +169,6 @@ RECIPES = {
     "+codec synthesis +segment rows -meta -prnu +generated-only temporal expert +kind-weighted stacker": dict(
         real=_CODEC, fake=["orig", "orig+h264"], generated=True, rows="segment:8", drop=["meta", "prnu"],
         stack="all,temporal@collected"),
-    "+codec synthesis +segment rows -meta -prnu +stacked": dict(
-        real=_CODEC, fake=["orig", "orig+h264"], generated=True, rows="segment:8", drop=["meta", "prnu"],
-        stack=True),
     # only measurements of the face relative to its surround (the lead: relative measures transfer)
     "+codec synthesis +segment rows relative only": dict(real=_CODEC, fake=["orig", "orig+h264"], generated=True,
                                                          rows="segment:8", keep=RELATIVE),
@@ -278,10 +275,8 @@ def fit(rows, names, *, seed=SEED, params=None, weights=None, cv=True, stack=Fal
                                                 kinds=[fake_kind(r) for r in rows])
         print("  stacker", dict(zip(st.experts, np.round(st.coef, 3))), round(st.intercept, 3), file=sys.stderr)
     elif not cv:
-        import lightgbm as lgb
-        from modeling.training import NUM_ROUNDS, _params
-        ds = lgb.Dataset(X, y, weight=w, feature_name=list(names), free_raw_data=False)
-        return lgb.train(_params(len(y), seed, 2, params), ds, num_boost_round=NUM_ROUNDS), [], None, None
+        return final_model(X, y, feature_names=names, params=resolve_params(len(y), seed, 2, params),
+                           weights=w), [], None, None
     else:
         booster, oof, folds, _ = train_cv(X, y, [r["_group"] for r in rows], feature_names=names, seed=seed,
                                           threads=2, params=params, weights=w)

@@ -72,7 +72,7 @@ def fold_scorer(model: DetectorModel, model_dir: str, *, cache: str, workers: in
     rounds = int(model.card["params"].get("num_boost_round", 200))
     weights = training_weights(rows, args.weights)
     stacker = model.card["training"].get("stacker")
-    if stacker:  # family experts per fold, combined with the card's stacker weights
+    if stacker:  # each expert per fold, combined with the card's stacker weights
         boosters = stacked_fold_models(X, y, folds, feature_names=names, params=params, rounds=rounds,
                                        weights=weights, stacker=Stacker.from_dict(stacker),
                                        kinds=[fake_kind(r) for r in rows])

@@ -15,7 +15,7 @@ from features.registry import all_calculators
 
 __all__ = ["collect_inputs", "calculators_by_key", "UsageError", "cli_errors", "Progress", "EXIT_OK", "EXIT_SOME",
            "EXIT_NONE", "EXIT_USAGE", "EXIT_EXISTS", "EXIT_STRICT", "EXIT_INTERRUPTED", "EXIT_TERMINATED", "Terminated",
-           "interrupt_code", "one_line"]
+           "interrupt_code", "interrupt_word", "one_line"]
 
 #: exit codes (README, "Bad input, exit codes and resuming")
 EXIT_OK = 0  #: every input was scored (``ok`` or ``partial``)
@@ -34,6 +34,10 @@ class Terminated(KeyboardInterrupt):
 
 def interrupt_code(e: KeyboardInterrupt) -> int:
     return EXIT_TERMINATED if isinstance(e, Terminated) else EXIT_INTERRUPTED
+
+
+def interrupt_word(e: KeyboardInterrupt) -> str:
+    return "terminated" if isinstance(e, Terminated) else "interrupted"
 
 
 _SIGTERM_OWNER = [0]  # the pid that installed the handler
@@ -111,7 +115,7 @@ def cli_errors(prog: str):
             try:
                 return main(argv)
             except KeyboardInterrupt as e:
-                print(f"{prog}: " + ("terminated" if isinstance(e, Terminated) else "interrupted"), file=sys.stderr)
+                print(f"{prog}: {interrupt_word(e)}", file=sys.stderr)
                 return interrupt_code(e)
             except SystemExit as e:
                 if isinstance(e.code, str):  # raise SystemExit("message") anywhere below

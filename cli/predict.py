@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from collections import Counter
 
@@ -23,10 +22,10 @@ from pipeline.cache import file_hash
 from pipeline.extract import SCORED, CalculatorFailure, extract_video
 from pipeline.video import native_log
 from reporting.outputs import (PRED_COLUMNS, UNSCORED, FeatureWriter, NotAPredictionsFile, PredictionWriter,
-                               keep_feature_rows, read_prediction_rows)
+                               keep_feature_rows, read_prediction_rows, replace_file)
 
-from .common import (EXIT_EXISTS, EXIT_NONE, EXIT_OK, EXIT_SOME, EXIT_STRICT, Progress, Terminated,
-                     UsageError, calculators_by_key, cli_errors, collect_inputs, interrupt_code)
+from .common import (EXIT_EXISTS, EXIT_NONE, EXIT_OK, EXIT_SOME, EXIT_STRICT, Progress, UsageError,
+                     calculators_by_key, cli_errors, collect_inputs, interrupt_code, interrupt_word)
 
 __all__ = ["predict_one", "main", "RETRY_STATUSES", "ORCHESTRATION_STATUSES"]
 
@@ -190,18 +189,12 @@ def _plan_resume(output: str, videos: list[str]) -> tuple[list[dict], list[str]]
 
 def _rewrite(output: str, rows: list[dict]) -> None:
     """Replace ``output`` atomically with ``rows`` (the kept part of a resumed output)."""
-    d = os.path.dirname(os.path.abspath(output))
-    fd, tmp = tempfile.mkstemp(prefix=".predictions.", suffix=".csv", dir=d)
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            w = PredictionWriter(fh)
-            for r in rows:
-                w.write({k: r.get(k, "") for k in PRED_COLUMNS})
-        os.replace(tmp, output)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    def write(fh):
+        w = PredictionWriter(fh)
+        for r in rows:
+            w.write({k: r.get(k, "") for k in PRED_COLUMNS})
+
+    replace_file(output, write)
 
 
 def _summary(statuses: Counter) -> tuple[str, int, int]:
@@ -329,8 +322,8 @@ def main(argv=None) -> int:
                     break
     except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (cli.common.Terminated)
         progress.close()
-        print(f"{'terminated' if isinstance(e, Terminated) else 'interrupted'}: {written} of {total} videos "
-              f"written to {out_path} (--resume continues)", file=sys.stderr)
+        print(f"{interrupt_word(e)}: {written} of {total} videos written to {out_path} (--resume continues)",
+              file=sys.stderr)
         return interrupt_code(e)
     finally:
         close = getattr(outcomes, "close", None)

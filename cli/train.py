@@ -25,7 +25,7 @@ from pipeline.batch import default_workers, extract_table
 from pipeline.extract import CalculatorFailure
 from synthesis.variants import needs_donor, parse_variant
 
-from .common import EXIT_STRICT, Progress, UsageError, cli_errors, interrupt_code
+from .common import EXIT_STRICT, Progress, UsageError, cli_errors, interrupt_code, interrupt_word
 
 __all__ = ["main", "build_parser", "args_from_card", "training_inputs", "evaluate_external"]
 
@@ -212,7 +212,7 @@ def main(argv=None) -> int:
         return EXIT_STRICT
     except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM
         progress.close()
-        print(f"train.py: interrupted after {progress.done} of {len(records)} videos; "
+        print(f"train.py: {interrupt_word(e)} after {progress.done} of {len(records)} videos; "
               + (f"their features are cached in {args.cache}, so running again continues from there"
                  if args.cache else "--cache is off, so running again starts over"), file=sys.stderr)
         return interrupt_code(e)

@@ -20,8 +20,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Stacker", "family_columns", "expert_columns", "expert_rows", "only_columns", "fit_stacker", "merge_experts", "stacked_cv",
-           "stacked_fold_models"]
+__all__ = ["Stacker", "family_columns", "expert_columns", "expert_rows", "only_columns", "fit_stacker",
+           "merge_experts", "stacked_cv", "stacked_fold_models"]
 
 
 class Stacker(NamedTuple):
@@ -48,10 +48,6 @@ def family_columns(names) -> dict:
     for j, n in enumerate(names):
         out.setdefault(family_of(n), []).append(j)
     return out
-
-
-def _base(expert: str) -> str:
-    return expert.split("@", 1)[0]
 
 
 def expert_columns(names, spec: str = "families") -> dict:
@@ -156,15 +152,14 @@ def merge_experts(boosters, coef, intercept: float):
     return lgb.Booster(model_str="\n".join(head) + "\n" + "\n\n\n".join(body) + "\n\n\nend of trees\n" + tail)
 
 
-def _expert_fold_models(X, y, folds, cols, rows, *, feature_names, params, rounds, weights) -> dict:
-    """The expert's model per fold, trained outside the fold on its own columns and (``rows``) its rows."""
+def _expert_fold_models(Xe, y, folds, rows, *, feature_names, params, rounds, weights) -> dict:
+    """The expert's model per fold, trained outside the fold on ``Xe`` (:func:`only_columns` of its columns)
+    and its ``rows`` (a mask; None: every row)."""
     from .training import fold_models
 
-    Xe = only_columns(X, cols)
-    if rows is None:
-        return fold_models(Xe, y, folds, feature_names=feature_names, params=params, rounds=rounds, weights=weights)
-    return fold_models(Xe[rows], y[rows], np.asarray(folds)[rows], feature_names=feature_names, params=params,
-                       rounds=rounds, weights=None if weights is None else np.asarray(weights)[rows])
+    sel = slice(None) if rows is None else rows
+    return fold_models(Xe[sel], y[sel], np.asarray(folds)[sel], feature_names=feature_names, params=params,
+                       rounds=rounds, weights=None if weights is None else np.asarray(weights)[sel])
 
 
 def stacked_cv(X: np.ndarray, y, groups, *, feature_names, n_folds: int = 5, seed: int = 0, threads: int = 1,
@@ -179,15 +174,13 @@ def stacked_cv(X: np.ndarray, y, groups, *, feature_names, n_folds: int = 5, see
     (how the experts combine is not decided by the most numerous synthetic kind), else it uses ``weights``.
     Returns ``(booster, oof_raw, folds, params, stacker)``.
     """
-    import lightgbm as lgb
-
     from .calibration import balanced_weights
-    from .training import NUM_ROUNDS, _params, grouped_folds
+    from .training import NUM_ROUNDS, final_model, grouped_folds, resolve_params
 
     rounds = rounds or NUM_ROUNDS
     y = np.asarray(y, dtype=np.float64)
     folds = grouped_folds(groups, y, n_folds=n_folds, seed=seed)
-    params = _params(len(y), seed, threads, params)
+    params = resolve_params(len(y), seed, threads, params)
     cols_of = expert_columns(feature_names, experts)
     rows_of = expert_rows(list(cols_of), kinds)
     for e, rows in zip(cols_of, rows_of):
@@ -195,21 +188,20 @@ def stacked_cv(X: np.ndarray, y, groups, *, feature_names, n_folds: int = 5, see
             raise ValueError(f"expert {e!r} has no {'fake' if y[rows].min() == 0 else 'real'} rows to learn from "
                              "(@collected needs labelled fakes in --data, not only synthetic ones)")
     Z = np.full((len(y), len(cols_of)), np.nan)
+    finals = []
     for i, (cols, rows) in enumerate(zip(cols_of.values(), rows_of)):
-        for f, b in _expert_fold_models(X, y, folds, cols, rows, feature_names=feature_names, params=params,
+        Xe = only_columns(X, cols)
+        for f, b in _expert_fold_models(Xe, y, folds, rows, feature_names=feature_names, params=params,
                                         rounds=rounds, weights=weights).items():
-            Z[folds == f, i] = b.predict(X[folds == f], raw_score=True)
+            Z[folds == f, i] = b.predict(Xe[folds == f], raw_score=True)
+        sel = slice(None) if rows is None else rows
+        finals.append(final_model(Xe[sel], y[sel], feature_names=feature_names, params=params, rounds=rounds,
+                                  weights=None if weights is None else np.asarray(weights)[sel]))
     ok = np.isfinite(Z).all(axis=1)
     sw = balanced_weights(y, kinds) if kinds is not None else weights
     coef, intercept = fit_stacker(Z[ok], y[ok], weights=None if sw is None else np.asarray(sw)[ok])
     stacker = Stacker(list(cols_of), coef.tolist(), intercept)
-    models = []
-    for cols, rows in zip(cols_of.values(), rows_of):
-        sel = np.ones(len(y), bool) if rows is None else rows
-        ds = lgb.Dataset(only_columns(X, cols)[sel], y[sel], feature_name=list(feature_names),
-                         weight=None if weights is None else np.asarray(weights)[sel])
-        models.append(lgb.train(params, ds, num_boost_round=rounds))
-    return merge_experts(models, coef, intercept), Z @ coef + intercept, folds, params, stacker
+    return merge_experts(finals, coef, intercept), Z @ coef + intercept, folds, params, stacker
 
 
 def stacked_fold_models(X: np.ndarray, y, folds, *, feature_names, params: dict, rounds: int, stacker: Stacker,
@@ -218,8 +210,8 @@ def stacked_fold_models(X: np.ndarray, y, folds, *, feature_names, params: dict,
     weights: the models behind :func:`stacked_cv`'s out-of-fold margins."""
     cols_of = expert_columns(feature_names, ",".join(stacker.experts))
     rows_of = expert_rows(list(cols_of), kinds)
-    per_expert = [_expert_fold_models(X, np.asarray(y, float), folds, cols, rows, feature_names=feature_names,
-                                      params=params, rounds=rounds, weights=weights)
+    per_expert = [_expert_fold_models(only_columns(X, cols), np.asarray(y, float), folds, rows,
+                                      feature_names=feature_names, params=params, rounds=rounds, weights=weights)
                   for cols, rows in zip(cols_of.values(), rows_of)]
     return {f: merge_experts([m[f] for m in per_expert], stacker.coef, stacker.intercept)
             for f in per_expert[0] if all(f in m for m in per_expert)}

@@ -12,7 +12,7 @@ from . import metrics
 from .calibration import apply_platt, balanced_weights
 
 __all__ = ["DEFAULT_PARAMS", "NUM_ROUNDS", "WEIGHTS", "feature_matrix", "grouped_folds", "fake_kind",
-           "training_weights", "fold_models", "train_cv", "cv_report", "per_video"]
+           "training_weights", "resolve_params", "final_model", "fold_models", "train_cv", "cv_report", "per_video"]
 
 DEFAULT_PARAMS = {
     "objective": "binary",
@@ -101,7 +101,9 @@ def training_weights(rows: list[dict], scheme: str = "none"):
     return balanced_weights(np.array([r["_label"] for r in rows]), [fake_kind(r) for r in rows])
 
 
-def _params(n_rows: int, seed: int, threads: int, overrides: dict | None = None) -> dict:
+def resolve_params(n_rows: int, seed: int, threads: int, overrides: dict | None = None) -> dict:
+    """The complete LightGBM parameters for ``n_rows`` training rows: :data:`DEFAULT_PARAMS`, the seed and
+    threads, a leaf size that scales with the rows, then ``overrides``."""
     p = dict(DEFAULT_PARAMS, seed=seed, num_threads=max(1, threads))
     p["min_data_in_leaf"] = int(max(2, min(20, n_rows // 20)))
     return dict(p, **(overrides or {}))
@@ -115,18 +117,25 @@ def train_cv(X: np.ndarray, y: np.ndarray, groups, *, feature_names, n_folds: in
     losses. Returns ``(booster, oof_raw, folds, params)``; ``oof_raw`` holds each row's margin from the
     model that did not see its group.
     """
-    import lightgbm as lgb
-
     y = np.asarray(y, dtype=np.float64)
     folds = grouped_folds(groups, y, n_folds=n_folds, seed=seed)
-    params = _params(len(y), seed, threads, params)
+    params = resolve_params(len(y), seed, threads, params)
     oof = np.full(len(y), np.nan)
     for f, b in fold_models(X, y, folds, feature_names=feature_names, params=params, rounds=rounds,
                             weights=weights).items():
         oof[folds == f] = b.predict(X[folds == f], raw_score=True)
-    ds = lgb.Dataset(X, y, weight=weights, feature_name=list(feature_names), free_raw_data=False)
-    booster = lgb.train(params, ds, num_boost_round=rounds)
+    booster = final_model(X, y, feature_names=feature_names, params=params, rounds=rounds, weights=weights)
     return booster, oof, folds, params
+
+
+def final_model(X: np.ndarray, y, *, feature_names, params: dict, rounds: int = NUM_ROUNDS, weights=None):
+    """LightGBM trained on every row with ``params`` (complete: :func:`resolve_params`) and optional row
+    ``weights``."""
+    import lightgbm as lgb
+
+    ds = lgb.Dataset(X, np.asarray(y, dtype=np.float64), weight=weights, feature_name=list(feature_names),
+                     free_raw_data=False)
+    return lgb.train(params, ds, num_boost_round=rounds)
 
 
 def fold_models(X: np.ndarray, y: np.ndarray, folds, *, feature_names, params: dict,
@@ -134,8 +143,6 @@ def fold_models(X: np.ndarray, y: np.ndarray, folds, *, feature_names, params: d
     """``{fold: booster}``: for each fold, LightGBM trained on every row outside it with ``params`` (complete,
     as :func:`train_cv` resolves them) and the rows' ``weights`` (optional). A fold whose complement lacks a
     class gets no model."""
-    import lightgbm as lgb
-
     y = np.asarray(y, dtype=np.float64)
     folds = np.asarray(folds)
     out = {}
@@ -143,9 +150,8 @@ def fold_models(X: np.ndarray, y: np.ndarray, folds, *, feature_names, params: d
         tr = folds != f
         if len(np.unique(y[tr])) < 2:
             continue
-        w = None if weights is None else np.asarray(weights, float)[tr]
-        ds = lgb.Dataset(X[tr], y[tr], weight=w, feature_name=list(feature_names), free_raw_data=False)
-        out[int(f)] = lgb.train(params, ds, num_boost_round=rounds)
+        out[int(f)] = final_model(X[tr], y[tr], feature_names=feature_names, params=params, rounds=rounds,
+                                  weights=None if weights is None else np.asarray(weights, float)[tr])
     return out
 
 

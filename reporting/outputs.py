@@ -5,7 +5,7 @@ import csv
 import math
 import os
 
-__all__ = ["PRED_COLUMNS", "UNSCORED", "PredictionWriter", "FeatureWriter", "keep_feature_rows",
+__all__ = ["PRED_COLUMNS", "UNSCORED", "PredictionWriter", "FeatureWriter", "keep_feature_rows", "replace_file",
            "read_prediction_rows", "NotAPredictionsFile"]
 
 PRED_COLUMNS = ["filename", "label", "status", "message", "reliability", "reliability_note", "n_frames", "n_faces",
@@ -97,11 +97,25 @@ class FeatureWriter:
             self._fh.close()
 
 
+def replace_file(path: str, write) -> None:
+    """Replace ``path`` atomically with what ``write(fh)`` writes to a text file handle: a kill halfway leaves
+    the old file, never half of the new one."""
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", dir=os.path.dirname(os.path.abspath(path)))
+    try:
+        with os.fdopen(fd, "w", newline="") as fh:
+            write(fh)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
 def keep_feature_rows(path: str, keep_paths) -> None:
     """Rewrite a ``--features-out`` CSV in place (atomically) with only the rows of videos in ``keep_paths``
     (compared as absolute paths): what ``--resume`` scores again is appended afresh, not twice."""
-    import tempfile
-
     if not (os.path.isfile(path) and os.path.getsize(path) > 0):
         return
     keep = {os.path.abspath(p) for p in keep_paths}
@@ -109,14 +123,10 @@ def keep_feature_rows(path: str, keep_paths) -> None:
         reader = csv.reader(fh)
         header = next(reader, [])
         rows = [r for r in reader if r and os.path.abspath(r[0]) in keep]
-    fd, tmp = tempfile.mkstemp(prefix=".features.", suffix=".csv", dir=os.path.dirname(os.path.abspath(path)))
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(header)
-            w.writerows(rows)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+
+    def write(fh):
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+
+    replace_file(path, write)

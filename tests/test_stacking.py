@@ -63,7 +63,7 @@ def test_stacked_cv_weighs_the_informative_family_and_fold_models_reproduce_its_
     assert st.experts == ["spectral", "temporal"]
     assert st.coef[1] > st.coef[0] and st.coef[1] > 0.3
     assert roc_auc(y, oof) > 0.8
-    # the final model splits on no column outside the two families' experts' own columns
+    # the merged model keeps the full column order (which expert splits where: the test below)
     assert booster.feature_name() == NAMES
     again = np.full(len(y), np.nan)
     models = stacked_fold_models(X, y, folds, feature_names=NAMES, params=params, rounds=30,
