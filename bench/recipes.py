@@ -169,6 +169,10 @@ RECIPES = {
     "+codec synthesis +segment rows -meta -prnu +generated-only temporal expert +kind-weighted stacker": dict(
         real=_CODEC, fake=["orig", "orig+h264"], generated=True, rows="segment:8", drop=["meta", "prnu"],
         stack="all,temporal@collected"),
+    # the shipped recipe plus a lip-sync-like fake: the mouth and chin re-rendered at 64-256 px and upsampled
+    "+lower-face generator synthesis": dict(
+        real=_CODEC + ["generator:lower", "generator:lower+h264"], fake=["orig", "orig+h264"], generated=True,
+        rows="segment:8", drop=["meta", "prnu"], stack="all,temporal@collected"),
     # only measurements of the face relative to its surround (the lead: relative measures transfer)
     "+codec synthesis +segment rows relative only": dict(real=_CODEC, fake=["orig", "orig+h264"], generated=True,
                                                          rows="segment:8", keep=RELATIVE),
