@@ -321,6 +321,24 @@ def test_generator_frames_are_consistent_and_deterministic():
         assert between < 0.35 * alteration  # one alteration for the video, only the rim jitters
 
 
+def test_lower_face_generator_re_renders_the_mouth_and_leaves_the_eyes_untouched():
+    """``generator:lower`` (the shipped model's lip-sync-like fake): every draw covers both mouth corners and
+    never reaches the eyes; the frame above the mask's top row is bit-identical."""
+    f = frame(3, noise=8.0)
+    static = np.repeat(f[None], 3, axis=0)
+    boxes, lms = np.repeat(BOX[None], 3, 0), np.repeat(LANDMARKS[None], 3, 0)
+    eye_y = LANDMARKS[:2, 1].max()
+    for seed in range(10):
+        out = generator_frames(static, boxes, lms, seed=seed, region="lower")
+        for m, g in zip(out.masks, out.frames):
+            ys, _ = np.nonzero(m)
+            assert ys.min() > eye_y
+            assert all(m[int(y), int(x)] == 0 for x, y in LANDMARKS[:2])
+            assert all(m[int(y), int(x)] > 0.1 for x, y in LANDMARKS[3:])
+            assert np.array_equal(g[: ys.min()], f[: ys.min()])
+            assert (g[m > 0.5] != f[m > 0.5]).any(axis=-1).mean() > 0.5
+
+
 @pytest.mark.parametrize("upsample", ["bilinear", "transposed"])
 def test_a_face_rendered_at_64_px_loses_its_fine_detail_or_gains_a_checkerboard(upsample):
     big = cv2.resize(frame(10, noise=0.0), (2 * W, 2 * H), interpolation=cv2.INTER_CUBIC)
