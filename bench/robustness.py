@@ -107,6 +107,7 @@ def record_in_card(model_dir: str, result: dict) -> None:
     update_card(model_dir, "robustness", {
         "file": ROBUSTNESS_FILE, "data": result["data"], "max_frames": result.get("max_frames"),
         "clean_auc": rows[0]["auc"], "worst_kind": worst["kind"], "worst_d_auc": worst["d_auc"],
+        "worst_d_auc_ci": [worst.get("d_auc_lo"), worst.get("d_auc_hi")],
         "d_auc": {r["kind"]: round(r["d_auc"], 4) for r in rows[1:]}})
 
 
@@ -155,13 +156,14 @@ def main(argv=None) -> int:
     print(f"  features of {len(everything)} videos ({time.time() - t0:.0f} s)", file=sys.stderr)
 
     labels = {r.path: r.label for r in records}
+    groups = {r.path: r.group or r.path for r in records}  # a fake and its original resampled together
     copy_labels = {r.path: r.label for rs in sets.values() for r in rs}
     for name, model in models.items():
         table, failures = per_rows[model.rows]
         copy_probs = _probs(model, table)  # every copy scored once
         by_kind = {kind: {origin.get(r.path, r.path): copy_probs[r.path] for r in rs if r.path in copy_probs}
                    for kind, rs in sets.items()}
-        rows = robustness_table(labels, by_kind["clean"], {k: by_kind[k] for k in kinds})
+        rows = robustness_table(labels, by_kind["clean"], {k: by_kind[k] for k in kinds}, groups=groups)
         out = {"model": name or "shipped default", "data": ", ".join(args.data), "kinds": kinds, "rows": rows,
                "failures": len(failed) + sum(failures.values()), "seed": args.seed, "max_frames": args.max_frames,
                "reliability_bins": reliability_bins(table, copy_probs, copy_labels),
@@ -175,7 +177,7 @@ def main(argv=None) -> int:
         print(f"== {out['model']}")
         for r in rows:
             print(f"{r['kind']:<28} AUC {r['auc']:.3f} [{r['auc_lo']:.2f}, {r['auc_hi']:.2f}]  "
-                  f"dAUC {r['d_auc']:+.3f}  log loss {r['log_loss']:.3f} ({r['d_log_loss']:+.3f})  n={r['n']}")
+                  f"dAUC {r['d_auc']:+.3f} [{r['d_auc_lo']:+.3f}, {r['d_auc_hi']:+.3f}]  log loss {r['log_loss']:.3f} ({r['d_log_loss']:+.3f})  n={r['n']}")
         for col, bins in out["reliability_bins"].items():
             print(f"  {col}: " + "  ".join(f"[{b['lo']:.2f},{b['hi']:.2f}] AUC {b['auc']:.3f} (n={b['n']})"
                                            for b in bins))

@@ -118,7 +118,7 @@ def record_in_card(model_dir: str, result: dict) -> None:
     worst = min(rows, key=lambda r: r["d_auc"])
     update_card(model_dir, "robustness", {"selfblend_cv": {
         "file": SELFBLEND_FILE, "clean_auc": result["rows"][0]["auc"], "worst_kind": worst["kind"],
-        "worst_d_auc": worst["d_auc"], "d_auc": {r["kind"]: round(r["d_auc"], 4) for r in rows}}})
+        "worst_d_auc": worst["d_auc"], "worst_d_auc_ci": [worst["d_auc_lo"], worst["d_auc_hi"]], "d_auc": {r["kind"]: round(r["d_auc"], 4) for r in rows}}})
 
 
 def main(argv=None) -> int:
@@ -151,7 +151,9 @@ def main(argv=None) -> int:
             base, _, suffix = variant.partition("+")
             by.setdefault(suffix, {})[(path, base)] = p
         labels = {(r.path, b): int(b != "orig") for r in reals for b in ("orig", "selfblend")}
-        table = robustness_table(labels, by.get("", {}), {k: by.get(f"perturb:{k}", {}) for k in in_variants})
+        pairs = {k: k[0] for k in labels}  # a self-blend and its original resampled together
+        table = robustness_table(labels, by.get("", {}), {k: by.get(f"perturb:{k}", {}) for k in in_variants},
+                                 groups=pairs)
         n_failed = sum(failures.values())
         if in_files:  # perturbed files, against the clean copy of the same opening frames
             jobs, copies = [], {k: [] for k in ["clean"] + in_files}
@@ -169,7 +171,7 @@ def main(argv=None) -> int:
             fby = {k: {} for k in copies}
             for (path, variant), p in _probs(model, score, frows, origin).items():
                 fby[kind_of[path]][(origin[path], variant)] = p
-            ftable = robustness_table(labels, fby["clean"], {k: fby[k] for k in in_files})
+            ftable = robustness_table(labels, fby["clean"], {k: fby[k] for k in in_files}, groups=pairs)
             ftable[0]["kind"] = f"clean copy (first {args.max_frames} frames, CRF {CLEAN_CRF})"
             table += ftable
             n_failed += len(failed) + sum(ffail.values())
@@ -184,6 +186,7 @@ def main(argv=None) -> int:
         record_in_card(model_dir, out)
         for r in table:
             print(f"{r['kind']:<14} AUC {r['auc']:.3f} [{r['auc_lo']:.2f}, {r['auc_hi']:.2f}]  dAUC {r['d_auc']:+.3f}"
+              f" [{r['d_auc_lo']:+.3f}, {r['d_auc_hi']:+.3f}]"
                   f"  log loss {r['log_loss']:.3f} ({r['d_log_loss']:+.3f})  n={r['n']}")
         print(f"wrote {path} ({time.time() - t0:.0f} s)", file=sys.stderr)
     return 0

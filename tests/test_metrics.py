@@ -111,6 +111,30 @@ def test_grouped_bootstrap_is_wider_for_correlated_groups():
     assert (grouped.hi - grouped.lo) > 2 * (plain.hi - plain.lo)
 
 
+def test_paired_auc_difference_interval():
+    """The paired interval of AUC(new) - AUC(ref): zero for identical scores, narrower than the separate
+    intervals when the two scores move together, centred on the observed change, and excluding zero for a
+    change that erases the evidence."""
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 80)
+    s = rng.normal(size=80) + 1.2 * y
+    same = metrics.bootstrap_auc_diff_ci(y, s, s.copy(), n_boot=500, seed=0)
+    assert same.auc == 0.0 and same.lo == 0.0 and same.hi == 0.0
+    # a small shared shift in every video's score: the separate intervals are wide, the paired one is not
+    nudged = s - 0.1 * y + 0.02 * rng.normal(size=80)
+    d = metrics.bootstrap_auc_diff_ci(y, s, nudged, n_boot=1000, seed=0)
+    assert d.auc == pytest.approx(sk.roc_auc_score(y, nudged) - sk.roc_auc_score(y, s))
+    assert d.lo <= d.auc <= d.hi
+    a = metrics.bootstrap_auc_ci(y, s, n_boot=1000, seed=0)
+    assert (d.hi - d.lo) < 0.5 * (a.hi - a.lo)
+    # the same resamples for both scores: each replicate is the difference of the two separate replicates
+    b = metrics.bootstrap_auc_ci(y, nudged, n_boot=1000, seed=0)
+    assert d.lo >= a.lo - b.hi and d.hi <= a.hi - b.lo + 1e-12
+    # evidence erased: the interval lies clearly below zero
+    erased = metrics.bootstrap_auc_diff_ci(y, s, rng.normal(size=80), n_boot=1000, seed=0)
+    assert erased.hi < -0.1
+
+
 def test_bootstrap_single_class_is_nan():
     ci = metrics.bootstrap_auc_ci(np.ones(10), np.arange(10.0), n_boot=50)
     assert np.isnan(ci.auc) and np.isnan(ci.lo) and ci.n_boot == 0

@@ -453,11 +453,16 @@ def test_robustness_section_from_a_planted_table(model_dir, tmp_path):
     by = {r["kind"]: r for r in rows}
     assert by["clean"]["auc"] > 0.95 and by["harmless"]["d_auc"] == 0.0
     assert by["erases"]["d_auc"] < -0.3 and by["erases"]["d_log_loss"] > 0
+    # the paired interval of the change holds the change; erased evidence lies clearly below zero
+    assert by["erases"]["d_auc_lo"] <= by["erases"]["d_auc"] <= by["erases"]["d_auc_hi"] < -0.2
+    assert by["harmless"]["d_auc_lo"] == by["harmless"]["d_auc_hi"] == 0.0
     d = tmp_path / "m"
     shutil.copytree(model_dir, d)
     (d / ROBUSTNESS_FILE).write_text(json.dumps({"rows": rows, "data": "planted"}))
     text = Path(build_report(d, tmp_path / "out")).read_text()
     assert '<section id="robustness">' in text and "erases" in text and "AUC change" in text
+    e = by["erases"]
+    assert f"[{e['d_auc_lo']:+.2f}, {e['d_auc_hi']:+.2f}]" in text
     assert "Self-blends of the training reals" not in text
     from reporting.robustness import SELFBLEND_FILE
 
