@@ -177,7 +177,8 @@ def main(argv=None) -> int:
         print(f"== {out['model']}")
         for r in rows:
             print(f"{r['kind']:<28} AUC {r['auc']:.3f} [{r['auc_lo']:.2f}, {r['auc_hi']:.2f}]  "
-                  f"dAUC {r['d_auc']:+.3f} [{r['d_auc_lo']:+.3f}, {r['d_auc_hi']:+.3f}]  log loss {r['log_loss']:.3f} ({r['d_log_loss']:+.3f})  n={r['n']}")
+                  f"dAUC {r['d_auc']:+.3f} [{r['d_auc_lo']:+.3f}, {r['d_auc_hi']:+.3f}]  "
+                  f"log loss {r['log_loss']:.3f} ({r['d_log_loss']:+.3f})  n={r['n']}")
         for col, bins in out["reliability_bins"].items():
             print(f"  {col}: " + "  ".join(f"[{b['lo']:.2f},{b['hi']:.2f}] AUC {b['auc']:.3f} (n={b['n']})"
                                            for b in bins))

@@ -118,13 +118,13 @@ def main(argv=None) -> int:
     with open(args.out, "w") as f:
         json.dump(out, f, indent=1, default=float)
     c = out["clean"]["auc"]
-    print(f"\n| perturbation | matched (Δ) | augmented (Δ) | augmented, clean test |\n|---|---|---|---|")
+    print("\n| perturbation | matched (Δ) | augmented (Δ) | augmented, clean test |\n|---|---|---|---|")
     print(f"| clean | {c:.3f} | | |")
     for k, r in out["kinds"].items():
         m, a, ac = r["matched"]["auc"], r["augmented"]["auc"], r["augmented_clean"]["auc"]
         print(f"| {k} | {m:.3f} ({m - c:+.3f}) | {a:.3f} ({a - c:+.3f}) | {ac:.3f} |")
     if args.by_family:
-        print(f"\n| family (columns) | clean | " + " | ".join(kinds) + " |\n|---|---|" + "---|" * len(kinds))
+        print("\n| family (columns) | clean | " + " | ".join(kinds) + " |\n|---|---|" + "---|" * len(kinds))
         for fam, r in out["families"].items():
             print(f"| {fam} ({r['columns']}) | {r['clean']:.3f} | "
                   + " | ".join(f"{r[k] - r['clean']:+.3f}" for k in kinds) + " |")

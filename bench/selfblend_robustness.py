@@ -118,7 +118,8 @@ def record_in_card(model_dir: str, result: dict) -> None:
     worst = min(rows, key=lambda r: r["d_auc"])
     update_card(model_dir, "robustness", {"selfblend_cv": {
         "file": SELFBLEND_FILE, "clean_auc": result["rows"][0]["auc"], "worst_kind": worst["kind"],
-        "worst_d_auc": worst["d_auc"], "worst_d_auc_ci": [worst["d_auc_lo"], worst["d_auc_hi"]], "d_auc": {r["kind"]: round(r["d_auc"], 4) for r in rows}}})
+        "worst_d_auc": worst["d_auc"], "worst_d_auc_ci": [worst["d_auc_lo"], worst["d_auc_hi"]],
+        "d_auc": {r["kind"]: round(r["d_auc"], 4) for r in rows}}})
 
 
 def main(argv=None) -> int:

@@ -31,7 +31,8 @@ def _score(y, p, groups=None) -> dict:
             "n": int(y.size), "n_fake": int(y.sum())}
 
 
-def robustness_table(labels: dict, clean: dict, perturbed: dict[str, dict], *, groups: dict | None = None) -> list[dict]:
+def robustness_table(labels: dict, clean: dict, perturbed: dict[str, dict], *,
+                     groups: dict | None = None) -> list[dict]:
     """Rows ``kind, auc, auc_lo, auc_hi, log_loss, d_auc, d_auc_lo, d_auc_hi, d_log_loss, n`` (``clean`` first).
 
     ``labels``: key -> 0/1; ``clean``: key -> P(fake); ``perturbed``: kind -> (key -> P(fake)). Each
