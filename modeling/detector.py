@@ -57,10 +57,34 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def model_integrity(model_text: bytes, features: list[str]) -> dict:
-    """The card's ``integrity`` block: SHA-256 of ``model.txt``'s bytes and of the feature list (one per line)."""
-    return {"algorithm": "sha256", "model_txt": _sha256(model_text),
-            "features": _sha256("\n".join(features).encode("utf-8")), "n_features": len(features)}
+#: card entries, besides the trees and the feature list, that change the score ``predict.py`` gives a video:
+#: how it samples and extracts (``frames``, ``dense``, ``calculators``), forms track scores from rows
+#: (``rows``), calibrates them (``calibration``, ``clip``) and splits a stacked model into its experts
+#: (``training.stacker``, ``params.num_boost_round``)
+SCORING_FIELDS = ("frames", "dense", "rows", "calculators", "calibration", "clip", "training.stacker",
+                  "params.num_boost_round")
+
+
+def _card_value(card: dict, dotted: str):
+    v = card
+    for part in dotted.split("."):
+        v = v.get(part) if isinstance(v, dict) else None
+    return v
+
+
+def _canonical(value) -> bytes:
+    """JSON of ``value`` as the card file holds it (through one save and load), keys sorted."""
+    return json.dumps(json.loads(json.dumps(value, default=float)), sort_keys=True).encode("utf-8")
+
+
+def model_integrity(model_text: bytes, features: list[str], card: dict | None = None) -> dict:
+    """The card's ``integrity`` block: SHA-256 of ``model.txt``'s bytes, of the feature list (one per line) and,
+    given the ``card``, of each of its :data:`SCORING_FIELDS` (``scoring``)."""
+    out = {"algorithm": "sha256", "model_txt": _sha256(model_text),
+           "features": _sha256("\n".join(features).encode("utf-8")), "n_features": len(features)}
+    if card is not None:
+        out["scoring"] = {f: _sha256(_canonical(_card_value(card, f))) for f in SCORING_FIELDS}
+    return out
 
 
 def _text_feature_names(text: bytes) -> list[str] | None:
@@ -98,9 +122,10 @@ class DetectorModel:
         """``(card, model.txt bytes, unverified)`` of a model folder after every check that needs no LightGBM.
 
         Raises :class:`ModelError` (one line, saying what is wrong) for a missing or incomplete folder, a card
-        that is not JSON or lacks :data:`REQUIRED_CARD_FIELDS`, a ``model.txt`` or feature list whose hash
-        differs from the card's ``integrity`` block, or a ``model.txt`` that names other features. A card
-        without ``integrity`` (saved before it existed) passes with ``unverified`` True.
+        that is not JSON or lacks :data:`REQUIRED_CARD_FIELDS`, a ``model.txt``, feature list or scoring setting
+        (:data:`SCORING_FIELDS`) whose hash differs from the card's ``integrity`` block, or a ``model.txt`` that
+        names other features. A card without ``integrity`` (saved before it existed) passes with ``unverified``
+        True; one whose ``integrity`` predates the scoring hashes is checked on the rest.
         """
         model_dir = str(model_dir or default_model_dir())
         if not os.path.exists(model_dir):
@@ -139,6 +164,11 @@ class DetectorModel:
             if integrity.get("features") != want["features"]:
                 raise ModelError(f"{card_path}: the feature list was changed after training (its hash differs from "
                                  "the one recorded at save time)")
+            recorded = integrity.get("scoring") or {}  # cards saved before it existed have none
+            edited = [f for f, h in recorded.items() if h != _sha256(_canonical(_card_value(card, f)))]
+            if edited:
+                raise ModelError(f"{card_path}: {', '.join(edited)} changed after training (the card records their "
+                                 "hashes because they change every score); restore the card or retrain")
         named = _text_feature_names(text)
         if named is not None and named != card["features"]:
             raise ModelError(f"{model_dir}: {MODEL_FILE} and {CARD_FILE} list different features (they come from "
@@ -170,7 +200,7 @@ class DetectorModel:
         text = self.booster.model_to_string().encode("utf-8")
         with open(os.path.join(model_dir, MODEL_FILE), "wb") as f:
             f.write(text)
-        self.card["integrity"] = model_integrity(text, self.feature_names)
+        self.card["integrity"] = model_integrity(text, self.feature_names, self.card)
         with open(os.path.join(model_dir, CARD_FILE), "w") as f:
             json.dump(self.card, f, indent=2, sort_keys=False, default=float)
 
@@ -301,8 +331,10 @@ def _floats(values) -> np.ndarray:
 
 def update_card(model_dir: str, section: str, values: dict) -> None:
     """Merge ``values`` into the card's ``section`` in place (what benches add after training, e.g.
-    ``robustness``); other entries of the section are kept. The integrity hash covers ``model.txt`` and the
-    feature list only, so it stays valid."""
+    ``robustness``); other entries of the section are kept. A section that holds a scoring setting
+    (:data:`SCORING_FIELDS`) is refused: changing one means retraining, and the card's integrity hashes say so."""
+    if any(f.split(".")[0] == section for f in SCORING_FIELDS):
+        raise ValueError(f"{section!r} holds settings that change every score; retrain instead of editing the card")
     path = os.path.join(model_dir, CARD_FILE)
     with open(path) as f:
         card = json.load(f)

@@ -73,9 +73,43 @@ def test_broken_model_folders_say_what_is_wrong(model_copy, damage, match):
         DetectorModel.load(str(model_copy))
 
 
+@pytest.mark.parametrize("edit,field", [
+    (lambda c: c["calibration"].update(a=c["calibration"]["a"] * 1.01), "calibration"),
+    (lambda c: c.update(clip=[0.2, 0.8]), "clip"),
+    (lambda c: c.update(frames=c["frames"] + 1), "frames"),
+    (lambda c: c.update(rows="video" if c.get("rows") != "video" else "segment:4"), "rows"),
+    (lambda c: c["calculators"].pop(), "calculators"),
+])
+def test_an_edited_scoring_setting_is_refused_and_named(model_copy, edit, field):
+    """The card's settings that change every score (how frames are sampled, which calculators run, how rows
+    become a track score, the calibration) are hashed at save time: an edit stops loading and names the field,
+    while an edit elsewhere in the card (notes) does not."""
+    path = model_copy / "model_card.json"
+    card = json.load(open(path))
+    assert set(card["integrity"]["scoring"]) >= {"calibration", "clip", "frames", "rows", "calculators"}
+    card["notes"] = "annotated by an analyst"
+    path.write_text(json.dumps(card, indent=2))
+    assert not DetectorModel.load(str(model_copy)).unverified  # notes are not a scoring setting
+    edit(card)
+    path.write_text(json.dumps(card, indent=2))
+    with pytest.raises(ModelError, match=rf"{re.escape(field)} changed after training"):
+        DetectorModel.load(str(model_copy))
+
+
+def test_a_card_saved_before_scoring_hashes_still_loads(model_copy):
+    path = model_copy / "model_card.json"
+    card = json.load(open(path))
+    del card["integrity"]["scoring"]
+    card["calibration"]["a"] *= 1.01  # not detectable without the hashes: checked on the rest, as before
+    path.write_text(json.dumps(card, indent=2))
+    assert not DetectorModel.load(str(model_copy)).unverified
+
+
 def test_shipped_default_model_is_verified_and_knows_its_training_clips():
     m = DetectorModel.load()
     assert not m.unverified
+    # the shipped card records its scoring settings' hashes too, so editing its calibration is caught
+    assert {"calibration", "training.stacker"} <= set(m.card["integrity"]["scoring"])
     # every training video (101 redistributable reals + 36 generated clips) is known by its content hash
     assert len(training_hashes(m.card)) == m.card["training"]["n_videos"] == 137
 
@@ -151,3 +185,5 @@ def test_update_card_merges_a_section_and_keeps_the_model_loadable(tmp_path):
     assert card["robustness"]["d_auc"] == {"blur": -0.01}
     m = DetectorModel.load(str(d))
     assert not m.unverified and m.card["robustness"]["selfblend_cv"]["clean_auc"] == 0.9
+    with pytest.raises(ValueError, match="retrain"):  # a section with scoring settings is not a bench's to edit
+        update_card(str(d), "calibration", {"a": 2.0})
