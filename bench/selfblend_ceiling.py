@@ -45,15 +45,17 @@ from pipeline.batch import extract_table  # noqa: E402
 from synthesis.perturb import PERTURBATIONS, expand_kinds  # noqa: E402
 
 
-def oof_video_auc(rows, train_mask, test_mask, *, X, y, folds, names, params, rounds):
-    """Out-of-fold video AUC [95 % CI] of models trained on ``train_mask`` rows, scored on ``test_mask`` rows."""
-    raw = np.full(len(rows), np.nan)
-    boosters = fold_models(X[train_mask], y[train_mask], folds[train_mask], feature_names=names, params=params,
-                           rounds=rounds)
-    for f, b in boosters.items():
-        m = test_mask & (folds == f)
-        if m.any():
-            raw[m] = b.predict(X[m], raw_score=True)
+def oof_raw(train_mask, *, X, y, folds, names, params, rounds) -> np.ndarray:
+    """Each row's margin from the model trained on the ``train_mask`` rows outside the row's fold."""
+    raw = np.full(len(y), np.nan)
+    for f, b in fold_models(X[train_mask], y[train_mask], folds[train_mask], feature_names=names, params=params,
+                            rounds=rounds).items():
+        raw[folds == f] = b.predict(X[folds == f], raw_score=True)
+    return raw
+
+
+def video_auc(rows, raw, test_mask) -> dict:
+    """Video AUC [95 % CI, a self-blend resampled with its original] of the ``test_mask`` rows' ``raw``."""
     idx = np.flatnonzero(test_mask)
     videos = [v for v in per_video([rows[i] for i in idx], raw[idx]) if np.isfinite(v["_raw"])]
     yv = np.array([v["_label"] for v in videos], float)
@@ -92,13 +94,13 @@ def main(argv=None) -> int:
     fit = dict(X=X, y=y, folds=folds, names=names, params=params, rounds=rounds)
     clean = suffix == ""
     out = {"model": args.model or "shipped default", "n_rows": len(rows), "columns": len(names),
-           "clean": oof_video_auc(rows, clean, clean, **fit), "kinds": {}}
+           "clean": video_auc(rows, oof_raw(clean, **fit), clean), "kinds": {}}
     print(f"clean {out['clean']['auc']:.3f}  ({len(rows)} rows, {time.time() - t0:.0f} s)", file=sys.stderr)
     for k in kinds:
         pk = suffix == f"perturb:{k}"
-        res = {"matched": oof_video_auc(rows, pk, pk, **fit),
-               "augmented": oof_video_auc(rows, clean | pk, pk, **fit),
-               "augmented_clean": oof_video_auc(rows, clean | pk, clean, **fit)}
+        both = oof_raw(clean | pk, **fit)  # one set of fold models scores the perturbed and the clean pairs
+        res = {"matched": video_auc(rows, oof_raw(pk, **fit), pk),
+               "augmented": video_auc(rows, both, pk), "augmented_clean": video_auc(rows, both, clean)}
         out["kinds"][k] = res
         print(f"{k:<12} matched {res['matched']['auc']:.3f}  augmented {res['augmented']['auc']:.3f}"
               f" (clean {res['augmented_clean']['auc']:.3f})  [{time.time() - t0:.0f} s]", file=sys.stderr)
@@ -107,10 +109,10 @@ def main(argv=None) -> int:
         for fam in sorted({family_of(n) for n in names}):
             cols = [i for i, n in enumerate(names) if family_of(n) == fam]
             ffit = dict(fit, X=X[:, cols], names=[names[i] for i in cols])
-            res = {"clean": oof_video_auc(rows, clean, clean, **ffit)["auc"]}
+            res = {"clean": video_auc(rows, oof_raw(clean, **ffit), clean)["auc"]}
             for k in kinds:
                 pk = suffix == f"perturb:{k}"
-                res[k] = oof_video_auc(rows, pk, pk, **ffit)["auc"]
+                res[k] = video_auc(rows, oof_raw(pk, **ffit), pk)["auc"]
             out["families"][fam] = dict(res, columns=len(cols))
             print(f"{fam:<10} ({len(cols)} columns) clean {res['clean']:.3f}  "
                   + "  ".join(f"{k} {res[k] - res['clean']:+.3f}" for k in kinds)
