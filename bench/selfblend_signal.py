@@ -58,7 +58,8 @@ def clip_measures(job) -> dict | None:
 
     from pipeline.extract import _detect, _detector
     from pipeline.video import read_video
-    from synthesis.variants import variant_frames, video_seed
+    from synthesis.perturb import perturb_frames
+    from synthesis.variants import draw_augmentation, variant_frames, video_seed
 
     path, kinds, n_frames = job
     video = read_video(path, n_frames=n_frames)
@@ -69,9 +70,9 @@ def clip_measures(job) -> dict | None:
     pos = np.array([p for p, _ in tr])
     boxes = np.stack([d.box for _, d in tr])
     marks = np.stack([d.landmarks for _, d in tr])
-    common = dict(positions=pos, boxes=boxes, landmarks=marks, dense_boxes=None, seed=video_seed(path, 0),
-                  fps=video.fps)
-    fake = variant_frames(video.frames, None, "selfblend", return_masks=True, **common)
+    vseed = video_seed(path, 0)
+    fake = variant_frames(video.frames, None, "selfblend", return_masks=True, positions=pos, boxes=boxes,
+                          landmarks=marks, dense_boxes=None, seed=vseed, fps=video.fps)
     face_w = float(np.median(boxes[:, 2] - boxes[:, 0]))
     grow = max(1, int(round(0.1 * face_w)))
     support = np.stack([cv2.dilate((m > 0.01).astype(np.uint8), np.ones((2 * grow + 1,) * 2, np.uint8)) > 0
@@ -91,8 +92,10 @@ def clip_measures(job) -> dict | None:
     out = {"path": path, "face_px": face_w, "tex_share": e_tex / (e_tex + e_low),
            "clean": {"low": 1.0, "tex": 1.0, "snr": e_tex / dot(o_tex, o_tex)}}
     for k in kinds:
-        ok_low, ok_tex = bands(variant_frames(video.frames, None, f"orig+perturb:{k}", **common)[0])
-        fk_low, fk_tex = bands(variant_frames(video.frames, None, f"selfblend+perturb:{k}", **common)[0])
+        # the draw of the training variants orig+perturb:K and selfblend+perturb:K, applied to the fake made once
+        p = draw_augmentation(f"perturb:{k}", vseed)
+        ok_low, ok_tex = bands(perturb_frames(video.frames, p["kind"], seed=p["seed"], fps=video.fps)[0])
+        fk_low, fk_tex = bands(perturb_frames(fake.frames, p["kind"], seed=p["seed"], fps=video.fps)[0])
         # the share of the planted pattern that is still there: projection of the new difference on the old
         beta_low = dot(fk_low - ok_low, d_low) / e_low
         beta_tex = dot(fk_tex - ok_tex, d_tex) / e_tex
