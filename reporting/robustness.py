@@ -24,11 +24,15 @@ ROBUSTNESS_FILE = "robustness.json"
 SELFBLEND_FILE = "robustness_selfblend.json"
 
 
+def _log_loss(y, p) -> float:
+    return metrics.log_loss(y, np.clip(np.asarray(p, float), 0.01, 0.99))
+
+
 def _score(y, p, groups=None) -> dict:
     y, p = np.asarray(y, float), np.asarray(p, float)
     ci = metrics.bootstrap_auc_ci(y, p, n_boot=1000, seed=0, groups=groups)
-    return {"auc": ci.auc, "auc_lo": ci.lo, "auc_hi": ci.hi, "log_loss": metrics.log_loss(y, np.clip(p, 0.01, 0.99)),
-            "n": int(y.size), "n_fake": int(y.sum())}
+    return {"auc": ci.auc, "auc_lo": ci.lo, "auc_hi": ci.hi, "log_loss": _log_loss(y, p), "n": int(y.size),
+            "n_fake": int(y.sum())}
 
 
 def robustness_table(labels: dict, clean: dict, perturbed: dict[str, dict], *,
@@ -52,13 +56,12 @@ def robustness_table(labels: dict, clean: dict, perturbed: dict[str, dict], *,
         both = [k for k in keys if k in probs]
         if not both:
             continue
-        y = [labels[k] for k in both]
-        ref = _score(y, [clean[k] for k in both], grp(both))
+        y = np.array([labels[k] for k in both], float)
+        ref = np.array([clean[k] for k in both], float)
         got = _score(y, [probs[k] for k in both], grp(both))
-        d = metrics.bootstrap_auc_diff_ci(y, [clean[k] for k in both], [probs[k] for k in both], n_boot=1000,
-                                          seed=0, groups=grp(both))
-        rows.append(dict(kind=kind, **got, d_auc=got["auc"] - ref["auc"], d_auc_lo=d.lo, d_auc_hi=d.hi,
-                         d_log_loss=got["log_loss"] - ref["log_loss"]))
+        d = metrics.bootstrap_auc_diff_ci(y, ref, [probs[k] for k in both], n_boot=1000, seed=0, groups=grp(both))
+        rows.append(dict(kind=kind, **got, d_auc=d.auc, d_auc_lo=d.lo, d_auc_hi=d.hi,
+                         d_log_loss=got["log_loss"] - _log_loss(y, ref)))
     return rows
 
 
