@@ -127,9 +127,13 @@ def test_paired_auc_difference_interval():
     assert d.lo <= d.auc <= d.hi
     a = metrics.bootstrap_auc_ci(y, s, n_boot=1000, seed=0)
     assert (d.hi - d.lo) < 0.5 * (a.hi - a.lo)
-    # the same resamples for both scores: each replicate is the difference of the two separate replicates
+    # a loose consistency check: the change lies within the span the two separate intervals allow
     b = metrics.bootstrap_auc_ci(y, nudged, n_boot=1000, seed=0)
     assert d.lo >= a.lo - b.hi and d.hi <= a.hi - b.lo + 1e-12
+    # pairing itself: a monotone rescaling keeps every resample's AUC, so each replicate's change is exactly 0
+    # (independent resamples for the two scores would spread it)
+    rescaled = metrics.bootstrap_auc_diff_ci(y, s, 3.0 * s + 1.0, n_boot=500, seed=0)
+    assert rescaled.lo == 0.0 and rescaled.hi == 0.0
     # evidence erased: the interval lies clearly below zero
     erased = metrics.bootstrap_auc_diff_ci(y, s, rng.normal(size=80), n_boot=1000, seed=0)
     assert erased.hi < -0.1
