@@ -77,7 +77,10 @@ def encode_h264(frames, *, crf: float, fps: float = 25.0, preset: str = "veryfas
         transparent, 23 is x264's default, 35-40 is heavy
     fps : frame rate written to the stream
     preset : x264 speed preset (``ultrafast`` ... ``veryslow``)
-    threads : encoder threads; keep it fixed for byte-identical output across machines
+    threads : encoder threads; keep it fixed for byte-identical output across machines.
+        Byte-identical output also needs a width that is a multiple of 32 (an even number of
+        macroblocks): at other widths libx264 reads an uninitialised stack value (see
+        ``h264_roundtrip``, which pads for this)
     container : ``"mp4"`` (default) or any muxer FFmpeg knows that takes H.264
 
     Returns
@@ -166,8 +169,10 @@ def h264_roundtrip(frames, *, crf: float, fps: float = 25.0, preset: str = "very
     """Frames as they come back from an H.264 encode and decode, at the input's size.
 
     The frames are optionally downscaled by ``scale`` (``INTER_AREA``, as a
-    platform's transcoder would), padded to even width and height by edge
-    replication (yuv420p subsamples chroma 2x2), encoded with libx264 at the
+    platform's transcoder would), padded by edge replication to a height
+    that is a multiple of 16 and a width that is a multiple of 32 (whole
+    macroblocks, which libx264 needs to give the same bytes every run; see
+    the comment in the code), encoded with libx264 at the
     given CRF into an in-memory MP4, decoded, cropped back, and upscaled
     (bilinear) to the original size, so face boxes stay valid.
 
@@ -196,7 +201,14 @@ def h264_roundtrip(frames, *, crf: float, fps: float = 25.0, preset: str = "very
         work = resize_frames(frames, (max(2, round(w * scale)), max(2, round(h * scale))),
                              interpolation=cv2.INTER_AREA)
     sh, sw = work.shape[1:3]
-    ph, pw = sh % 2, sw % 2
+    # Pad by edge replication to whole macroblock rows (16 px) and to an even number of macroblocks across
+    # (32 px). Not only yuv420p's even sizes: the libx264 that PyAV's wheels bundle reads an uninitialised
+    # stack value inside x264_encoder_encode when the luma width is an odd number of 16-px macroblocks
+    # (valgrind memcheck: "Use of uninitialised value of size 8 ... created by a stack allocation" at widths
+    # 80 and 112, none at 64, 96, 128 or 160), so the bytes, and the frames decoded from them, depended on
+    # what earlier calls left on the stack: 1-4 of 300 round trips of a 77x58 clip differed (more often with
+    # OpenCV's thread pool active). The padding is cropped off after decoding.
+    ph, pw = -sh % 16, -sw % 32
     if ph or pw:
         work = np.pad(work, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="edge")
     data = encode_h264(work, crf=crf, fps=fps, preset=preset, threads=threads)
