@@ -81,8 +81,16 @@ def test_unlabelled_folder_and_bad_label(tmp_path):
 
 @pytest.mark.shared_data
 def test_shared_data_manifest_groups(shared_data):
+    """Every clip the manifest lists under labelled/ is read with its label (counts follow the data as it grows)."""
+    import csv
+
+    with open(os.path.join(shared_data, "manifest.csv"), newline="") as f:
+        listed = {os.path.normpath(r["path"]): r["label"] for r in csv.DictReader(f)
+                  if r["path"].startswith("labelled/")}
     recs = read_labels(os.path.join(shared_data, "labelled"))
-    assert len(recs) == 79 and sum(r.label for r in recs) == 44
+    got = {os.path.relpath(r.path, shared_data): r.label for r in recs}
+    assert len(recs) == len(listed) > 0 and set(got) == set(listed)
+    assert all(got[p] == (lab == "FAKE") for p, lab in listed.items())
     by = {os.path.relpath(r.path, shared_data): r for r in recs}
     f = by["labelled/FFpp_c40/manipulated_sequences/Deepfakes/c40/videos/183_253.mp4"]
     o = by["labelled/FFpp_c40/original_sequences/youtube/c40/videos/253.mp4"]
