@@ -79,14 +79,39 @@ def test_opencv_and_ffmpeg_lines_go_into_the_rows_not_the_terminal(tmp_path, cap
     assert "index (moov atom) is missing" in rows["cut.mp4"]["message"]
 
 
+def _group_members(pgid: int) -> list[int]:
+    """Processes of the process group ``pgid`` (Linux /proc)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid:  # fields after the command: state, ppid, pgrp, ...
+                out.append(int(entry))
+    return out
+
+
+def _signal_if_alive(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="holds the batch through /proc (Linux)")
 @pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
 def test_ctrl_c_ends_with_a_count_and_no_traceback(tmp_path, carphone_frames, tiny, how):  # noqa: F811
     """A real SIGINT to the process group, as a terminal sends it, in the middle of a 2-worker batch; or a
-    SIGTERM to the main process only, as ``timeout`` or a job scheduler sends it: the same clean stop."""
+    SIGTERM to the main process only, as ``timeout`` or a job scheduler sends it: the same clean stop.
+
+    The batch is held in the middle whatever the machine's speed: once the first row is written, every other
+    process of the batch (its workers) is stopped with SIGSTOP, so the batch cannot finish before the signal
+    lands; they are let go (SIGCONT) right after it."""
     vids = tmp_path / "v"
     vids.mkdir()
-    # 18 videos: on a loaded machine the workers can finish six while this process waits for the first row,
-    # and a SIGINT that lands after the batch (in interpreter shutdown) is not the case under test
     for i in range(18):
         write_video(str(vids / f"c{i:02d}.mp4"), carphone_frames[(i % 6) * 8:(i % 6) * 8 + 40])
     out = tmp_path / "p.csv"
@@ -98,12 +123,17 @@ def test_ctrl_c_ends_with_a_count_and_no_traceback(tmp_path, carphone_frames, ti
         while time.monotonic() < deadline and proc.poll() is None:
             if out.exists() and len(out.read_text().splitlines()) >= 2:
                 break
-            time.sleep(0.05)
-        assert proc.poll() is None, "finished before it could be interrupted"
+            time.sleep(0.005)
+        held = [pid for pid in _group_members(proc.pid) if pid != proc.pid]
+        for pid in held:
+            _signal_if_alive(pid, signal.SIGSTOP)
+        assert held and proc.poll() is None, "finished before it could be interrupted"
         if how == "ctrl-c":
             os.killpg(proc.pid, signal.SIGINT)
         else:
             os.kill(proc.pid, signal.SIGTERM)
+        for pid in held:
+            _signal_if_alive(pid, signal.SIGCONT)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
