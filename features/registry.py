@@ -55,6 +55,7 @@ FAMILY_MODULES = (
     "features.blending",
     "features.prnu",
     "features.quality",
+    "features.av",
 )
 
 
@@ -78,6 +79,9 @@ class Calculator:
     needs_dense : bool
         True when it reads ``track.dense`` (the window of consecutive frames);
         the pipeline decodes that window only when a selected calculator needs it.
+    needs_audio : bool
+        True when it reads ``track.dense.audio`` (the soundtrack under the dense window); the pipeline
+        reads the audio only when a selected calculator needs it.
     description : str
         One line for reports: what the calculator measures.
     features : dict
@@ -94,6 +98,7 @@ class Calculator:
     cost: int = CHEAP
     gpu: bool = True
     needs_dense: bool = False
+    needs_audio: bool = False
     description: str = ""
     version: int = 1
     features: dict = field(default_factory=dict, compare=False, hash=False)

@@ -41,6 +41,8 @@ class DenseWindow:
     fps : float
     start_index : int, index of the first frame in the video
     scale : float, ``frames`` pixels per full-resolution pixel
+    audio : ``(samples, rate)`` or None, the soundtrack under the window (mono float32, sample 0 at
+        the first frame), read only when a calculator needs it (``needs_audio``); None without audio
     """
 
     frames: Any
@@ -48,6 +50,7 @@ class DenseWindow:
     fps: float
     start_index: int
     scale: float = 1.0
+    audio: Any = None
 
 
 @dataclass

@@ -30,7 +30,7 @@ Statuses (every row of ``predict.py`` carries one; the README's table gives the 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -41,6 +41,7 @@ from forensics.backend import array_module, to_device
 
 from synthesis.variants import needs_donor, variant_frames, video_seed
 
+from .audio import read_audio_window
 from .faces import FaceDetector, box_iou, link_tracks
 from .video import DecodedVideo, VideoError, read_video
 
@@ -239,6 +240,12 @@ def extract_video(
                             timings=timings) for v in variants]
 
     windows = [_dense_window(video, k, dense_dets) for k in knots]
+    if any(c.needs_audio for c in calculators) and any(w is not None for w in windows):
+        t0 = time.perf_counter()
+        fps = video.fps or 25.0
+        audio = read_audio_window(path, video.dense_start / fps, len(video.dense_frames) / fps)
+        windows = [None if w is None else replace(w, audio=audio) for w in windows]
+        timings["audio"] = time.perf_counter() - t0
     results = []
     vseed = video_seed(path, seed)
     donor = _donor(tracks[0], donors, identity, vseed) if any(needs_donor(v) for v in variants) else None
@@ -259,7 +266,7 @@ def extract_video(
                 t0 = time.perf_counter()
                 pos = np.array([p for p, _ in tr])
                 if win is not None and dense_dev is not None:
-                    win = DenseWindow(dense_dev, win.boxes, win.fps, win.start_index, win.scale)
+                    win = replace(win, frames=dense_dev)
                 # a track through every sampled frame takes them as they are: no copy of 32 full frames
                 whole = len(pos) == len(frames) and bool((pos == np.arange(len(frames))).all())
                 ft = build_track(frames if whole else frames[pos], np.stack([d.box for _, d in tr]),
