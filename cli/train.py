@@ -141,6 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--table-rows", type=int, default=300,
                     help="features.csv (for the report and explanations' reference ranges) holds at most this "
                          "many training rows, a seeded random sample (0 = all; default 300)")
+    ap.add_argument("--adapt-from", default=None, metavar="MODEL_DIR",
+                    help="adapt this trained model to the labelled clips of --data (a few of your own fakes and "
+                         "real clips of the same footage) instead of training from scratch: its features, "
+                         "sampling, rows and calibration are kept and a small regularised adapter is added "
+                         "(modeling/adapt.py)")
     ap.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     return ap
 
@@ -186,13 +191,18 @@ def training_inputs(args) -> tuple:
 
 @cli_errors("train.py")
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
 
     from forensics.backend import resolve_device
 
     missing = [d for d in args.data + args.eval_data if not os.path.exists(d)]
     if missing:
         raise UsageError("no such file or folder: " + ", ".join(missing))
+    if args.adapt_from:
+        from .adapt import adapt_main
+
+        return adapt_main(args, argv, parser)
     device = resolve_device(args.device)
     calcs, records, fakes, augment, donors = training_inputs(args)
     workers = 1 if device == "cuda" else default_workers(args.workers)

@@ -273,14 +273,16 @@ class DetectorModel:
     def expert_scores(self, X) -> dict | None:
         """For a stacked model, ``{expert: weighted raw score per row}`` plus ``"intercept"`` (they add up to
         :meth:`raw_score`): the merged model holds each expert's trees in turn, ``num_boost_round`` each, the
-        intercept in the very first tree. None for a single model."""
+        intercept in the very first tree; an adapted model (:mod:`modeling.adapt`) records each expert's tree
+        count in the stacker's ``rounds``. None for a single model."""
         st = (self.card.get("training") or {}).get("stacker")
         if not st:
             return None
         X = np.asarray(X, float)
-        rounds = int(self.card["params"]["num_boost_round"])
-        out = {e: self.booster.predict(X, raw_score=True, start_iteration=i * rounds, num_iteration=rounds)
-               for i, e in enumerate(st["experts"])}
+        rounds = [int(r) for r in st.get("rounds") or [self.card["params"]["num_boost_round"]] * len(st["experts"])]
+        starts = np.r_[0, np.cumsum(rounds)[:-1]]
+        out = {e: self.booster.predict(X, raw_score=True, start_iteration=int(s), num_iteration=r)
+               for e, s, r in zip(st["experts"], starts, rounds)}
         out[st["experts"][0]] = out[st["experts"][0]] - st["intercept"]
         out["intercept"] = np.full(len(X), float(st["intercept"]))
         return out
