@@ -288,12 +288,21 @@ def _open(path: str) -> cv2.VideoCapture:
     return cap
 
 
-def _to_rgb(frame: np.ndarray, scale: float = 1.0, out: np.ndarray | None = None) -> np.ndarray:
-    """RGB of a decoded BGR(A)/gray frame, downscaled by ``scale`` first (the conversion then costs less),
-    written into ``out`` when given (a slot of the array the frames are collected in: no second copy)."""
+def _to_rgb(frame: np.ndarray, scale: float = 1.0, out: np.ndarray | None = None, *,
+            rgb: bool = False) -> np.ndarray:
+    """RGB of a decoded BGR(A)/gray frame (or of an RGB one, ``rgb``), downscaled by ``scale`` first (the
+    conversion then costs less), written into ``out`` when given (a slot of the array the frames are collected
+    in: no second copy)."""
     if scale != 1.0:
         h, w = frame.shape[:2]
         frame = cv2.resize(frame, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    elif rgb and out is None:
+        frame = frame.copy()  # not a view of the decoder's buffer
+    if rgb:
+        if out is not None and out.shape == frame.shape:
+            np.copyto(out, frame)
+            return out
+        return frame
     code = cv2.COLOR_GRAY2RGB if frame.ndim == 2 else cv2.COLOR_BGRA2RGB if frame.shape[2] == 4 else cv2.COLOR_BGR2RGB
     if out is not None and out.shape == frame.shape[:2] + (3,):
         return cv2.cvtColor(frame, code, dst=out)
@@ -307,6 +316,159 @@ def _count_frames(path: str) -> int:
         n += 1
     cap.release()
     return n
+
+
+class _Collected:
+    """The sampled and dense frames of one pass, kept as they come (the same rules whichever decoder feeds
+    them): the first frame fixes the downscale, sampled frames go straight into one preallocated array, a
+    dense-only frame is resized before its colour conversion."""
+
+    def __init__(self, n_wanted, wanted, dense_start, dense_stop, max_side, dense_max_side):
+        self.n_wanted, self.wanted = n_wanted, wanted
+        self.dense_start, self.dense_stop = dense_start, dense_stop
+        self.max_side, self.dense_max_side = max_side, dense_max_side
+        self.reset()
+
+    def reset(self) -> None:
+        self.sparse, self.got_idx, self.dense_frames = [], [], []
+        self.slab = None
+        self.dense_scale = self.scale = 1.0
+        self.src_shape = None
+        self.n_out = 0  # frames the decoder gave (PyAV path: fewer than the file holds where it skipped)
+
+    def needs(self, i: int) -> bool:
+        return i in self.wanted or self.dense_start <= i < self.dense_stop
+
+    def add(self, i: int, frame: np.ndarray, *, rgb: bool) -> None:
+        """Keep frame ``i`` (BGR from OpenCV, or RGB when ``rgb``)."""
+        max_side = self.max_side
+        fh, fw = frame.shape[:2]
+        if self.src_shape is None:  # the first frame fixes the scale, so the frames of a video share one size
+            self.src_shape = (fh, fw)
+            self.scale = min(1.0, max_side / max(fh, fw)) if max_side else 1.0
+        s = self.scale if (fh, fw) == self.src_shape else (min(1.0, max_side / max(fh, fw)) if max_side else 1.0)
+        wanted = i in self.wanted
+        if not wanted and s == 1.0:  # a dense-only frame: resize, then convert the small copy
+            self.dense_scale = min(1.0, self.dense_max_side / max(fh, fw))
+            self.dense_frames.append(_to_rgb(frame, self.dense_scale, rgb=rgb))
+            return
+        if self.slab is None:  # the sampled frames go straight into one array (no list to stack)
+            shape = (round(fh * s), round(fw * s), 3) if s != 1.0 else (fh, fw, 3)
+            self.slab = np.empty((self.n_wanted,) + shape, np.uint8)
+        slot = self.slab[len(self.sparse)] if wanted and len(self.sparse) < len(self.slab) else None
+        out = _to_rgb(frame, s, out=slot, rgb=rgb)
+        if wanted:
+            self.sparse.append(out)
+            self.got_idx.append(i)
+        if self.dense_start <= i < self.dense_stop:
+            h, w = out.shape[:2]
+            self.dense_scale = min(1.0, self.dense_max_side / max(h, w))
+            small = out if self.dense_scale == 1.0 else cv2.resize(
+                out, (max(1, round(w * self.dense_scale)), max(1, round(h * self.dense_scale))),
+                interpolation=cv2.INTER_AREA)
+            self.dense_frames.append(small)
+
+
+#: decode through PyAV where it gives OpenCV's frames (``DFF_DECODE=opencv`` turns it off, for comparisons)
+_PYAV_DECODE = os.environ.get("DFF_DECODE", "pyav").strip().lower() != "opencv"
+#: codecs and pixel formats whose PyAV RGB frames were checked bit-identical to OpenCV's on every clip of
+#: ../shared/data, the golden clips and the bench clips (tests/test_video_decode.py checks them on each run)
+_PYAV_CODECS = ("h264", "hevc", "mpeg4", "vp9")
+_PYAV_PIX_FMTS = ("yuv420p", "yuvj420p", "yuv444p")
+
+
+def _ffmpeg_threads() -> int:
+    """FFmpeg decoding threads, as OpenCV takes them (``OPENCV_FFMPEG_THREADS``; 0: FFmpeg's own choice)."""
+    try:
+        return max(0, int(os.environ.get("OPENCV_FFMPEG_THREADS", "0")))
+    except ValueError:
+        return 0
+
+
+def _decode_pyav(path: str, st: _Collected, *, n_header: int, last_needed: int):
+    """The pass of :func:`_read` through PyAV, decoding only what the kept frames need.
+
+    A frame nothing refers to (a non-reference B-frame) is not decoded unless it is kept
+    (``skip_frame=NONREF`` for its packet); reference frames are decoded and dropped. Frame numbers are
+    display ranks of the packets' timestamps, which are OpenCV's frame numbers when every packet carries a
+    distinct timestamp and as many packets exist as the container announces frames. ``(st, n_decoded,
+    t_first, t_last)``, or None wherever that is not so (another codec or pixel format, missing, repeated or
+    discarded timestamps, a damaged packet, any message of the decoder, a kept frame that does not come out, a
+    size change): the caller then decodes with OpenCV from the start, so such files keep their old frames,
+    warnings and status codes.
+    """
+    try:
+        import av
+    except ImportError:
+        return None
+    # FFmpeg's messages: its own C logger to file descriptor 2 while this pass runs (captured below; PyAV's
+    # Python logger can deadlock against threaded decoding), PyAV's setting again afterwards
+    level = av.logging.get_level()
+    lines: list[str] = []
+    try:
+        with native_log(lines):
+            av.logging.restore_default_callback()
+            try:
+                res = _pyav_pass(av, path, st, n_header=n_header, last_needed=last_needed)
+            finally:
+                av.logging.set_level(level)
+    except Exception:  # noqa: BLE001 - anything PyAV cannot do, OpenCV does as before
+        return None
+    return None if lines else res  # a decoder message: OpenCV's pass reports it as it always did
+
+
+def _pyav_pass(av, path: str, st: _Collected, *, n_header: int, last_needed: int):
+    with av.open(path, "r") as cont:
+        if len(cont.streams.video) != 1:
+            return None
+        vs = cont.streams.video[0]
+        if vs.codec_context.name not in _PYAV_CODECS or vs.codec_context.pix_fmt not in _PYAV_PIX_FMTS:
+            return None
+        pts = []
+        for pkt in cont.demux(vs):  # packets only, nothing decoded: timestamps give the display order
+            if not pkt.size:
+                continue
+            if pkt.pts is None or pkt.is_corrupt or pkt.is_discard:
+                return None
+            pts.append(int(pkt.pts))
+        time_base = float(vs.time_base) if vs.time_base else 0.0
+    order = sorted(pts)
+    rank = {p: k for k, p in enumerate(order)}
+    if len(pts) != n_header or len(rank) != len(pts) or last_needed >= len(pts):
+        return None
+    needed = {k for k in range(last_needed + 1) if st.needs(k)}
+    got, prev, size = set(), -1, None
+    with av.open(path, "r") as cont:
+        vs = cont.streams.video[0]
+        cc = vs.codec_context
+        cc.thread_count = _ffmpeg_threads()
+        cc.thread_type = "AUTO"
+        for pkt in cont.demux(vs):
+            if pkt.size:
+                k = rank.get(int(pkt.pts)) if pkt.pts is not None else None
+                if k is None:
+                    return None
+                cc.skip_frame = "DEFAULT" if k in needed else "NONREF"
+            for fr in cc.decode(pkt):  # the empty packet at the end flushes the decoder
+                k = rank.get(fr.pts)
+                if k is None or k <= prev:
+                    return None
+                prev = k
+                st.n_out += 1
+                if size is None:
+                    size = (fr.width, fr.height)
+                elif (fr.width, fr.height) != size:
+                    return None
+                if k in needed:
+                    st.add(k, fr.to_ndarray(format="rgb24"), rgb=True)
+                    got.add(k)
+                if k >= last_needed:
+                    break
+            if prev >= last_needed:
+                break
+    if got != needed:
+        return None
+    return st, last_needed + 1, order[0] * time_base * 1000.0, order[last_needed] * time_base * 1000.0
 
 
 def read_video(path: str, *, n_frames: int = 32, dense: int = 0, dense_max_side: int = 320,
@@ -387,7 +549,8 @@ def _read(path: str, size: int, *, n_frames: int, dense: int, dense_max_side: in
     if not fps_ok:
         warnings.append(f"the file gives a frame rate of {fps_raw:g} fps (not plausible); temporal features "
                         "assume 25 fps")
-    if n_header <= 0:
+    counted = n_header <= 0
+    if counted:
         cap.release()
         n_header = _count_frames(path)
         if n_header == 0:
@@ -402,53 +565,33 @@ def _read(path: str, size: int, *, n_frames: int, dense: int, dense_max_side: in
     dense_start = max(0, n_header // 2 - dense // 2)
     dense_stop = dense_start + dense
     last_needed = max(int(wanted[-1]) if wanted.size else -1, dense_stop - 1)
-    wanted_set = set(int(i) for i in wanted)
 
-    sparse, got_idx, dense_frames = [], [], []
-    slab = None
-    dense_scale = 1.0
-    scale = 1.0
-    src_shape = None
-    t_first = t_last = None
-    i = 0
-    while i <= last_needed:
-        if not cap.grab():
-            break
-        t = cap.get(cv2.CAP_PROP_POS_MSEC)
-        t_first = t if t_first is None else t_first
-        t_last = t
-        in_dense = dense_start <= i < dense_stop
-        if i in wanted_set or in_dense:
-            ok, frame = cap.retrieve()
-            if ok and frame is not None:
-                fh, fw = frame.shape[:2]
-                if src_shape is None:  # the first frame fixes the scale, so the frames of a video share one size
-                    src_shape = (fh, fw)
-                    scale = min(1.0, max_side / max(fh, fw)) if max_side else 1.0
-                s = scale if (fh, fw) == src_shape else (min(1.0, max_side / max(fh, fw)) if max_side else 1.0)
-                if i not in wanted_set and s == 1.0:  # a dense-only frame: resize, then convert the small copy
-                    dense_scale = min(1.0, dense_max_side / max(fh, fw))
-                    dense_frames.append(_to_rgb(frame, dense_scale))
-                    i += 1
-                    continue
-                if slab is None:  # the sampled frames go straight into one array (no list to stack)
-                    shape = (round(fh * s), round(fw * s), 3) if s != 1.0 else (fh, fw, 3)
-                    slab = np.empty((len(wanted),) + shape, np.uint8)
-                slot = slab[len(sparse)] if i in wanted_set and len(sparse) < len(slab) else None
-                rgb = _to_rgb(frame, s, out=slot)
-                if i in wanted_set:
-                    sparse.append(rgb)
-                    got_idx.append(i)
-                if in_dense:
-                    h, w = rgb.shape[:2]
-                    dense_scale = min(1.0, dense_max_side / max(h, w))
-                    small = rgb if dense_scale == 1.0 else cv2.resize(
-                        rgb, (max(1, round(w * dense_scale)), max(1, round(h * dense_scale))),
-                        interpolation=cv2.INTER_AREA)
-                    dense_frames.append(small)
-        i += 1
-    n_decoded = i
+    wanted_set = set(int(i) for i in wanted)
+    st = _Collected(len(wanted), wanted_set, dense_start, dense_stop, max_side, dense_max_side)
+    fast = None
+    if n_known is None and not counted and rotation == 0 and _PYAV_DECODE:
+        fast = _decode_pyav(path, st, n_header=n_header, last_needed=last_needed)
+    if fast is not None:
+        st, n_decoded, t_first, t_last = fast
+    else:
+        st.reset()
+        t_first = t_last = None
+        i = 0
+        while i <= last_needed:
+            if not cap.grab():
+                break
+            t = cap.get(cv2.CAP_PROP_POS_MSEC)
+            t_first = t if t_first is None else t_first
+            t_last = t
+            if i in wanted_set or dense_start <= i < dense_stop:
+                ok, frame = cap.retrieve()
+                if ok and frame is not None:
+                    st.add(i, frame, rgb=False)
+            i += 1
+        n_decoded = i
     cap.release()
+    sparse, got_idx, dense_frames, slab = st.sparse, st.got_idx, st.dense_frames, st.slab
+    dense_scale, scale, src_shape = st.dense_scale, st.scale, st.src_shape
 
     if sparse and n_decoded < MIN_FRAMES:
         raise VideoError("too_short", f"only {n_decoded} frame decodes"
