@@ -95,8 +95,7 @@ def main(argv=None) -> int:
     wanted = {p for _, f, o in pairs for p in (f, o)}
     recs = [r for r in read_labels(SHARED) if os.path.relpath(r.path, SHARED) in wanted]
     t0 = time.time()
-    # every family but av: the side-by-side panels and FF++/UADFV carry no audio (bench/av_probe.py measures av)
-    calcs = [c for c in select("all") if c.family != "av"]
+    calcs = select("all")  # every family but av (the pairs carry no audio; bench/av_probe.py measures av)
     rows, failures = extract_table(recs, calculators=calcs, frames=32, dense=64, device="cpu", seed=0,
                                    cache_dir=args.cache or None, workers=args.workers, rows="video",
                                    log=lambda *a: print(*a, file=sys.stderr))

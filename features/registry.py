@@ -140,6 +140,9 @@ def select(spec: str = "all") -> list[Calculator]:
     """Calculators named by ``spec``: ``all``, ``fast``, family names, comma-separated.
 
     A name prefixed with ``-`` removes that family (``all,-meta``: every family but ``meta``).
+    ``all`` and ``fast`` leave out the calculators that need audio (``needs_audio``: the ``av`` family);
+    name the family to add it (``all,av``). Where only some clips carry audio, those calculators' NaNs tell
+    a model which clips have a soundtrack, and in the training pool that tells sources apart, not fakes.
     Raises ``ValueError`` for an unknown name, listing the valid ones.
     """
     calcs = all_calculators()
@@ -153,9 +156,9 @@ def select(spec: str = "all") -> list[Calculator]:
     wanted: list[Calculator] = []
     for part in parts:
         if part == "all":
-            chosen = calcs
+            chosen = [c for c in calcs if not c.needs_audio]
         elif part == "fast":
-            chosen = [c for c in calcs if c.cost < EXPENSIVE]
+            chosen = [c for c in calcs if c.cost < EXPENSIVE and not c.needs_audio]
         elif part in known:
             chosen = [c for c in calcs if c.family == part]
         else:

@@ -122,3 +122,10 @@ def test_read_audio_window_places_the_sound_in_time(tmp_path):
         for p in v.encode():
             out.mux(p)
     assert read_audio_window(silent, 0.0, 0.4) is None
+
+
+def test_all_leaves_the_audio_family_out_unless_it_is_named():
+    from features.registry import select
+
+    assert not any(c.family == "av" for c in select("all")) and not any(c.family == "av" for c in select("fast"))
+    assert any(c.family == "av" for c in select("all,av")) and {c.family for c in select("av")} == {"av"}
