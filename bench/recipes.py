@@ -174,7 +174,7 @@ RECIPES = {
         real=_CODEC + ["generator:lower", "generator:lower+h264"], fake=["orig", "orig+h264"], generated=True,
         rows="segment:8", drop=["meta", "prnu"], stack="all,temporal@collected"),
     # the shipped recipe without the absolute quality levels (issue 12: alone they carry the self-blend cue,
-    # clean 0.958, and lose 0.28-0.39 of it under every degrading perturbation, bench/selfblend_ceiling.py)
+    # clean 0.958, and lose 0.28-0.39 of it under every degrading perturbation, bench/experiments/selfblend_ceiling.py)
     "+lower-face generator synthesis -quality": dict(
         real=_CODEC + ["generator:lower", "generator:lower+h264"], fake=["orig", "orig+h264"], generated=True,
         rows="segment:8", drop=["meta", "prnu", "quality"], stack="all,temporal@collected"),

@@ -21,7 +21,7 @@ from forensics import geometry as geo
 from forensics.color import luma
 from forensics.geometry import ellipse_radius2
 
-__all__ = ["FaceTrack", "DenseWindow", "ellipse_masks", "build_track", "CROP_SIZE", "CROP_MARGIN"]
+__all__ = ["FaceTrack", "DenseWindow", "ellipse_masks", "build_track", "crop_geometry", "CROP_SIZE", "CROP_MARGIN"]
 
 #: side of the fixed-size face crop, in pixels
 CROP_SIZE = 256
@@ -146,7 +146,14 @@ def ellipse_masks(boxes: np.ndarray, shape: tuple[int, int], *, scale: float = 1
     return (ellipse_radius2(boxes, shape) <= scale**2).astype(np.float32)
 
 
-def _crop_geometry(box, margin: float):
+def crop_geometry(box, margin: float = CROP_MARGIN) -> tuple[float, float, float]:
+    """``(cx, cy, side)`` in frame pixels of the square that :func:`build_track` cuts around ``box``.
+
+    The crop is centred on the box and its side is ``margin`` times the box's longer side (at least 4 px);
+    :func:`build_track` maps it onto the ``size`` x ``size`` crop with the affine
+    ``crop pixel = size / side * (frame pixel - (c - side / 2))``, so anything cut the same way (a mask, a
+    map) lines up with the crops.
+    """
     x0, y0, x1, y1 = [float(v) for v in box]
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     side = max(x1 - x0, y1 - y0) * margin
@@ -194,7 +201,7 @@ def build_track(
     scales = np.empty(t, np.float64)
     origin = np.empty((t, 2), np.float64)  # frame pixel at crop pixel (0, 0), (x, y)
     for i in range(t):
-        cx, cy, side = _crop_geometry(boxes[i], margin)
+        cx, cy, side = crop_geometry(boxes[i], margin)
         s = size / side
         # affine: crop pixel = s * (frame pixel - (c - side/2))
         m = np.array([[s, 0, -s * (cx - side / 2)], [0, s, -s * (cy - side / 2)]], np.float64)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """How much of the self-blend cue do the features keep under each perturbation, whatever the training?
 
-    python bench/selfblend_ceiling.py [--model DIR] [--kinds all] [--workers 2] [--out FILE]
+    python bench/experiments/selfblend_ceiling.py [--model DIR] [--kinds all] [--workers 2] [--out FILE]
 
 ``bench/selfblend_robustness.py`` measures the shipped model: trained on clean (and H.264) footage, scored on
 perturbed pairs. A drop there can come from two causes: the model leans on columns that a perturbation
@@ -33,7 +33,7 @@ import time
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, ROOT)
 
 from cli.train import args_from_card, training_inputs  # noqa: E402

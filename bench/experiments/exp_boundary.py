@@ -2,9 +2,9 @@
 
 Re-runnable, stage by stage (each stage caches under ``.cache/boundary/``, ignored by git)::
 
-    nice -n 5 python bench/exp_boundary.py crops --workers 2     # decode, detect, blend, degrade, crop
-    nice -n 5 python bench/exp_boundary.py profiles --workers 2  # contour profiles -> segment rows
-    python bench/exp_boundary.py model                           # grouped CV, transfer, bars, write-up numbers
+    nice -n 5 python bench/experiments/exp_boundary.py crops --workers 2     # decode, detect, blend, degrade, crop
+    nice -n 5 python bench/experiments/exp_boundary.py profiles --workers 2  # contour profiles -> segment rows
+    python bench/experiments/exp_boundary.py model                           # grouped CV, transfer, bars, write-up numbers
 
 Training uses only ``../shared/data/real`` (redistributable reals) and self-blended fakes made from
 them; ``labelled/`` (research-only) and ``generated/`` are only scored. Nothing derived from
@@ -33,7 +33,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, ROOT)
 
 DATA = os.path.normpath(os.path.join(ROOT, "..", "shared", "data"))
@@ -208,11 +208,11 @@ def crop_masks(masks, boxes, size=CROP):
     """Blend masks (T, H, W) cut with the crop affine of features.track.build_track."""
     import cv2
 
-    from features.track import CROP_MARGIN, _crop_geometry
+    from features.track import CROP_MARGIN, crop_geometry
 
     out = np.empty((len(masks), size, size), np.float32)
     for i in range(len(masks)):
-        cx, cy, side = _crop_geometry(boxes[i], CROP_MARGIN)
+        cx, cy, side = crop_geometry(boxes[i], CROP_MARGIN)
         s = size / side
         m = np.array([[s, 0, -s * (cx - side / 2)], [0, s, -s * (cy - side / 2)]], np.float64)
         interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR

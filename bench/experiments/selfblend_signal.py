@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Which part of a self-blend's difference from its original survives each perturbation? (pixels, no model)
 
-    python bench/selfblend_signal.py [--data ../shared/data/real] [--clips 30] [--frames 6] [--kinds all]
+    python bench/experiments/selfblend_signal.py [--data ../shared/data/real] [--clips 30] [--frames 6] [--kinds all]
 
 For each of ``--clips`` real clips (evenly spread over the folder's sorted list), ``--frames`` sampled frames,
 the shipped model's ``selfblend`` variant and its original are made from the same decode, and each
@@ -36,7 +36,7 @@ import time
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, ROOT)
 
 from dataformats import read_labels  # noqa: E402
