@@ -15,7 +15,7 @@ import numpy as np
 
 from forensics.backend import to_numpy
 
-__all__ = ["MapImage", "MapSpec", "crop_context"]
+__all__ = ["MapImage", "MapSpec", "crop_context", "host_array"]
 
 
 class MapImage(NamedTuple):
@@ -37,6 +37,16 @@ class MapSpec:
     family: str
     name: str
     func: Callable
+
+
+def host_array(a):
+    """``a`` in host memory as a NumPy array (a CuPy array is copied over; NumPy or None pass through).
+
+    What an explanation page draws (crops, masks, landmarks next to the maps) comes from a
+    :class:`~features.track.FaceTrack` whose arrays may live on the GPU; reporting takes them through this
+    call and never touches the array backend itself.
+    """
+    return None if a is None else to_numpy(a)
 
 
 def crop_context(track) -> dict:

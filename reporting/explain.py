@@ -35,7 +35,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from features.maps import MapImage, crop_context
+from features.maps import MapImage, crop_context, host_array
 from features.registry import all_maps, describe_column, family_of, parse_column
 from modeling.card import feature_ranges
 from modeling.detector import read_training_table
@@ -161,10 +161,8 @@ def contact_sheet(crops, face_mask, *, landmarks=None, frame_index=None, max_fra
     """
     import cv2
 
-    from forensics.backend import to_numpy
-
-    crops = to_numpy(crops)
-    masks = to_numpy(face_mask)
+    crops = host_array(crops)
+    masks = host_array(face_mask)
     t = crops.shape[0]
     if t == 0:
         return np.zeros((tile, tile, 3), np.uint8)
@@ -172,7 +170,7 @@ def contact_sheet(crops, face_mask, *, landmarks=None, frame_index=None, max_fra
     columns = int(min(columns, len(pick)))
     rows = int(math.ceil(len(pick) / columns))
     sheet = np.full((rows * tile, columns * tile, 3), 255, np.uint8)
-    lms = None if landmarks is None else to_numpy(landmarks)
+    lms = host_array(landmarks)
     for n, i in enumerate(pick):  # at most max_frames tiles: drawing, not numerics
         s = crops.shape[1]
         img = np.ascontiguousarray(np.clip(crops[i], 0, 255).astype(np.uint8))
