@@ -5,6 +5,7 @@
     python bench/bench_pipeline.py e2e VIDEO... [--workers 1 2] [--repeat 1]
     python bench/bench_pipeline.py devices VIDEO [--repeat 3]   # stages on cpu and cuda side by side
     python bench/bench_pipeline.py clips [DIR]          # make the 10-s 1080p30 H.264 clips (bench/clips.py)
+    python bench/bench_pipeline.py decode VIDEO... [--repeat 5]   # read_video: OpenCV pass vs PyAV pass
 
 ``stages`` times the product's own path (``pipeline.extract.extract_video``: decode, detection with the
 dense-window detections, crops of every track, each family, then the shipped model), medians over
@@ -248,6 +249,50 @@ def run_devices(args) -> None:
     print(f"| load before .. after | {res['cpu']['load']} | {res['cuda']['load']} | |")
 
 
+def run_decode(args) -> None:
+    """CPU seconds of ``read_video`` per video, the OpenCV pass and the PyAV pass (which skips non-reference
+    frames that are not kept) interleaved run by run, so that load changes hit both alike; and whether their
+    outputs are identical."""
+    import pipeline.video as pv
+
+    videos = args.video or _default_clips()
+    print(f"machine: {machine()}; frames {args.frames}, dense {args.dense}; median of {args.repeat} "
+          "interleaved runs; process CPU seconds (wall in brackets)")
+    print("| video | OpenCV pass | PyAV pass | PyAV / OpenCV | frames decoded by PyAV | identical | load before .. after |"
+          "\n|---|---|---|---|---|---|---|")
+    real = pv._decode_pyav
+    for v in videos:
+        times = {False: [], True: []}
+        outs, n_out = {}, []
+
+        def spy(*a, **k):
+            r = real(*a, **k)
+            n_out.append(r[0].n_out if r is not None else None)
+            return r
+
+        pv._decode_pyav = spy
+        l0 = load()
+        for rep in range(args.repeat + 1):
+            for fast in (False, True):
+                pv._PYAV_DECODE = fast
+                c, t = time.process_time(), time.perf_counter()
+                out = pv.read_video(v, n_frames=args.frames, dense=args.dense)
+                if rep:  # the first round warms the caches
+                    times[fast].append((time.process_time() - c, time.perf_counter() - t))
+                outs[fast] = out
+        pv._decode_pyav = real
+        a, b = outs[False], outs[True]
+        same = (np.array_equal(a.frames, b.frames) and np.array_equal(a.indices, b.indices)
+                and (a.dense_frames is None) == (b.dense_frames is None)
+                and (a.dense_frames is None or np.array_equal(a.dense_frames, b.dense_frames))
+                and a.info == b.info and a.warnings == b.warnings)
+        med = {k: (float(np.median([x[0] for x in r])), float(np.median([x[1] for x in r]))) for k, r in times.items()}
+        print(f"| {os.path.basename(v)} | {med[False][0]:.3f} ({med[False][1]:.3f}) | {med[True][0]:.3f} "
+              f"({med[True][1]:.3f}) | {med[True][0] / med[False][0]:.2f} | {n_out[-1]} of {a.n_total} | {same} "
+              f"| {l0} .. {load()} |", flush=True)
+    pv._PYAV_DECODE = True
+
+
 def _default_clips() -> list[str]:
     out = os.path.join(os.path.dirname(HERE), ".cache", "bench_clips")
     res = subprocess.run([sys.executable, os.path.join(HERE, "clips.py"), out], capture_output=True, text=True,
@@ -257,7 +302,7 @@ def _default_clips() -> list[str]:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("mode", choices=["stages", "e2e", "devices", "clips"])
+    ap.add_argument("mode", choices=["stages", "e2e", "devices", "clips", "decode"])
     ap.add_argument("video", nargs="*")
     ap.add_argument("--frames", type=int, default=32)
     ap.add_argument("--dense", type=int, default=64)
@@ -280,6 +325,8 @@ def main(argv=None):
         run_stages(args)
     elif args.mode == "devices":
         run_devices(args)
+    elif args.mode == "decode":
+        run_decode(args)
     else:
         if not args.video:
             args.video = [v for v in _default_clips() if os.path.basename(v).startswith("actor_")]
