@@ -77,10 +77,9 @@ def encode_h264(frames, *, crf: float, fps: float = 25.0, preset: str = "veryfas
         transparent, 23 is x264's default, 35-40 is heavy
     fps : frame rate written to the stream
     preset : x264 speed preset (``ultrafast`` ... ``veryslow``)
-    threads : encoder threads; keep it fixed for byte-identical output across machines.
-        Byte-identical output also needs a width that is a multiple of 32 (an even number of
-        macroblocks): at other widths libx264 reads an uninitialised stack value (see
-        ``h264_roundtrip``, which pads for this)
+    threads : encoder threads; keep it fixed for byte-identical output across machines
+        (frames an odd number of macroblocks wide are encoded without macroblock-tree rate
+        control, which reads uninitialised memory there; see the comment in the code)
     container : ``"mp4"`` (default) or any muxer FFmpeg knows that takes H.264
 
     Returns
@@ -100,12 +99,22 @@ def _encode(target, frames, *, crf, fps, preset, threads, container) -> None:
     h, w = frames.shape[1:3]
     if h % 2 or w % 2:
         raise ValueError(f"yuv420p needs even width and height, got {w}x{h} (h264_roundtrip pads)")
+    params = _COLOUR_PARAMS
+    if -(-w // 16) % 2:
+        # An odd number of 16-px macroblocks across: the macroblock-tree rate control of the libx264 that PyAV's
+        # wheels bundle then reads an uninitialised stack value inside x264_encoder_encode (valgrind memcheck:
+        # "Use of uninitialised value of size 8 ... created by a stack allocation" at widths 78, 80 and 112;
+        # none at 64, 96, 128, 160, nor with mbtree=0), so the bytes depended on what earlier calls had left on
+        # the stack: 12 of 15 runs of the round-trip determinism test failed (a 77x58 clip, more often with
+        # OpenCV's thread pool busy). Padding to an even count instead keeps mbtree but lets the padding steer
+        # it: a real and a self-blended copy then differed by 3.6 grey levels far from the blend at CRF 40.
+        params += ":mbtree=0"
     with av.open(target, mode="w", format=container) as out:
         stream = out.add_stream("libx264", rate=_fraction(fps))
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         stream.codec_context.thread_count = int(threads)
         stream.options = {"crf": str(float(crf)), "preset": preset, "threads": str(int(threads)),
-                          "x264-params": _COLOUR_PARAMS}
+                          "x264-params": params}
         for f in frames:
             yuv = cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2YUV_I420)
             for packet in stream.encode(av.VideoFrame.from_ndarray(yuv, format="yuv420p")):
@@ -169,10 +178,8 @@ def h264_roundtrip(frames, *, crf: float, fps: float = 25.0, preset: str = "very
     """Frames as they come back from an H.264 encode and decode, at the input's size.
 
     The frames are optionally downscaled by ``scale`` (``INTER_AREA``, as a
-    platform's transcoder would), padded by edge replication to a height
-    that is a multiple of 16 and a width that is a multiple of 32 (whole
-    macroblocks, which libx264 needs to give the same bytes every run; see
-    the comment in the code), encoded with libx264 at the
+    platform's transcoder would), padded to even width and height by edge
+    replication (yuv420p subsamples chroma 2x2), encoded with libx264 at the
     given CRF into an in-memory MP4, decoded, cropped back, and upscaled
     (bilinear) to the original size, so face boxes stay valid.
 
@@ -201,14 +208,7 @@ def h264_roundtrip(frames, *, crf: float, fps: float = 25.0, preset: str = "very
         work = resize_frames(frames, (max(2, round(w * scale)), max(2, round(h * scale))),
                              interpolation=cv2.INTER_AREA)
     sh, sw = work.shape[1:3]
-    # Pad by edge replication to whole macroblock rows (16 px) and to an even number of macroblocks across
-    # (32 px). Not only yuv420p's even sizes: the libx264 that PyAV's wheels bundle reads an uninitialised
-    # stack value inside x264_encoder_encode when the luma width is an odd number of 16-px macroblocks
-    # (valgrind memcheck: "Use of uninitialised value of size 8 ... created by a stack allocation" at widths
-    # 80 and 112, none at 64, 96, 128 or 160), so the bytes, and the frames decoded from them, depended on
-    # what earlier calls left on the stack: 1-4 of 300 round trips of a 77x58 clip differed (more often with
-    # OpenCV's thread pool active). The padding is cropped off after decoding.
-    ph, pw = -sh % 16, -sw % 32
+    ph, pw = sh % 2, sw % 2
     if ph or pw:
         work = np.pad(work, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="edge")
     data = encode_h264(work, crf=crf, fps=fps, preset=preset, threads=threads)
