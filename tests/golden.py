@@ -59,8 +59,9 @@ PATHS = {
 #: difference moves a coefficient across it, so they move in steps and are compared apart, as "counts"
 COUNT_COLUMNS = ("dct_zero",)
 #: allowed |now - recorded| / (column's spread), per family and for the counts. Largest spread measured between the
-#: paths above on 2026-12-02 (golden_variation.json, AMD EPYC with AVX-512): blending 3.4e-5, quality 2.1e-6,
-#: spectral 5.2e-6, temporal 2.0e-5, wavelet 4.7e-5, counts 5.4e-3; about 5x that, and at least 1e-4 of a spread
+#: paths above on 2026-12-02 (golden_variation.json, a 2-vCPU Intel Xeon with AVX-512): blending 3.4e-5,
+#: quality 2.1e-6, spectral 5.2e-6, temporal 2.0e-5, wavelet 4.7e-5, counts 5.4e-3; about 5x that, and at least
+#: 1e-4 of a spread
 #: (a real change of a feature moves it by a percent of its spread or more)
 TOLERANCE = {"blending": 2e-4, "quality": 1e-4, "spectral": 1e-4, "temporal": 1e-4, "wavelet": 3e-4,
              "counts": 3e-2}
