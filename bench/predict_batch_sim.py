@@ -38,11 +38,11 @@ def parallel_map(func, items, workers: int):
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     import cli.predict as predict
-    from pipeline.extract import _detector
+    from pipeline.extract import face_detector
 
     model = argv[argv.index("--model") + 1] if "--model" in argv else None
     predict._model(model)  # loaded (LightGBM imported) once, before the workers are forked
-    _detector()
+    face_detector()
     predict.parallel_map = parallel_map
     return predict.main(argv)
 

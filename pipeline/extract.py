@@ -45,7 +45,8 @@ from .audio import read_audio_window
 from .faces import FaceDetector, box_iou, link_tracks
 from .video import DecodedVideo, VideoError, read_video
 
-__all__ = ["VideoResult", "TrackResult", "extract_video", "STATUSES", "SCORED", "CalculatorFailure"]
+__all__ = ["VideoResult", "TrackResult", "extract_video", "face_detector", "detect_tracks", "STATUSES", "SCORED",
+           "CalculatorFailure"]
 
 STATUSES = ("ok", "partial", "not_found", "not_a_file", "empty_file", "unreadable", "no_video", "still_image",
             "too_small", "too_large", "too_short", "no_frames", "no_face", "feature_error", "timeout",
@@ -64,7 +65,8 @@ DENSE_DETECT_STRIDE = 16
 _DETECTOR: FaceDetector | None = None
 
 
-def _detector() -> FaceDetector:
+def face_detector() -> FaceDetector:
+    """The process's one MTCNN detector (loaded on first use)."""
     global _DETECTOR  # one per process: the orchestration runs one process per worker
     if _DETECTOR is None:
         _DETECTOR = FaceDetector()
@@ -126,7 +128,7 @@ def _dense_window(video: DecodedVideo, track_knots: tuple[np.ndarray, np.ndarray
                        start_index=video.dense_start, scale=s)
 
 
-def _detect(video: DecodedVideo, det: FaceDetector):
+def detect_tracks(video: DecodedVideo, det: FaceDetector):
     """Detections per sampled frame, face tracks, their (frame index, box) knots, and dense-window detections."""
     detections = det.detect_frames(video.frames)
     tracks = link_tracks(detections)
@@ -216,13 +218,13 @@ def extract_video(
 
     t0 = time.perf_counter()
     try:
-        det = _detector()
-        detections, tracks, knots, dense_dets = _detect(video, det)
+        det = face_detector()
+        detections, tracks, knots, dense_dets = detect_tracks(video, det)
         if not tracks:  # a sideways or upside-down video whose rotation metadata is missing: try turning it
             turned = _find_rotation(video, det)
             if turned:
                 video = _rotated(video, turned)
-                detections, tracks, knots, dense_dets = _detect(video, det)
+                detections, tracks, knots, dense_dets = detect_tracks(video, det)
                 if tracks:
                     video.warnings.append(f"no face upright; found after turning the frames {90 * turned} degrees "
                                           "(rotation metadata missing?)")

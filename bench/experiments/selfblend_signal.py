@@ -56,14 +56,14 @@ def clip_measures(job) -> dict | None:
     """The per-kind band energies of one clip (``None`` when it has no face track)."""
     import cv2
 
-    from pipeline.extract import _detect, _detector
+    from pipeline.extract import detect_tracks, face_detector
     from pipeline.video import read_video
     from synthesis.perturb import perturb_frames
     from synthesis.variants import draw_augmentation, variant_frames, video_seed
 
     path, kinds, n_frames = job
     video = read_video(path, n_frames=n_frames)
-    _, tracks, _, _ = _detect(video, _detector())
+    _, tracks, _, _ = detect_tracks(video, face_detector())
     if not tracks:
         return None
     tr = tracks[0]
