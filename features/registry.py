@@ -55,6 +55,7 @@ FAMILY_MODULES = (
     "features.blending",
     "features.prnu",
     "features.quality",
+    "features.context",
     "features.av",
 )
 
