@@ -85,6 +85,8 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", default=os.path.join(ROOT, ".cache", "features"))
     ap.add_argument("--out", default=os.path.join(HERE, "paired_columns.json"))
     ap.add_argument("--top", type=int, default=15)
+    ap.add_argument("--features", default="all",
+                    help="feature set (features.registry.select); default all: every family but av")
     args = ap.parse_args(argv)
 
     from dataformats import read_labels
@@ -95,7 +97,7 @@ def main(argv=None) -> int:
     wanted = {p for _, f, o in pairs for p in (f, o)}
     recs = [r for r in read_labels(SHARED) if os.path.relpath(r.path, SHARED) in wanted]
     t0 = time.time()
-    calcs = select("all")  # every family but av (the pairs carry no audio; bench/av_probe.py measures av)
+    calcs = select(args.features)  # all: every family but av (the pairs carry no audio; bench/av_probe.py)
     rows, failures = extract_table(recs, calculators=calcs, frames=32, dense=64, device="cpu", seed=0,
                                    cache_dir=args.cache or None, workers=args.workers, rows="video",
                                    log=lambda *a: print(*a, file=sys.stderr))
@@ -107,7 +109,7 @@ def main(argv=None) -> int:
     for ds, f, o in pairs:
         if f in by_path and o in by_path:
             per_dataset[ds].append((by_path[f], by_path[o]))
-    out = {"what": __doc__.split("\n\n")[0].strip(), "features": "all,-av (every family but av), frames 32, dense 64",
+    out = {"what": __doc__.split("\n\n")[0].strip(), "features": f"{args.features} (all: every family but av), frames 32, dense 64",
            "extraction_seconds": round(seconds, 1), "failures": dict(failures), "datasets": {}}
     ranked = {}
     for ds, prs in sorted(per_dataset.items()):

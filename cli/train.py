@@ -23,7 +23,7 @@ from modeling.training import (NUM_ROUNDS, WEIGHTS, cv_report, fake_kind, featur
                                training_weights)
 from pipeline.batch import default_workers, extract_table
 from pipeline.extract import CalculatorFailure
-from synthesis.variants import needs_donor, parse_variant
+from synthesis.variants import is_synthetic_fake, needs_donor, parse_variant
 
 from .common import EXIT_STRICT, Progress, UsageError, cli_errors, interrupt_code, interrupt_word
 
@@ -56,6 +56,8 @@ def _list(text: str) -> list[str]:
 def _synthesis_source(fakes) -> str:
     kinds = {"selfblend": "self-blended fakes (synthesis.selfblend)",
              "swap": "blends of another REAL video's face from the donor bank (synthesis.donors)",
+             "dfswap": "DeepFaceLab-style swaps of another REAL video's face from the donor bank, rendered at "
+                       "128-320 px and colour-matched (synthesis.donors)",
              "generator": "faces re-rendered at low resolution and upsampled (synthesis.selfblend)"}
     used = sorted({kinds[parse_variant(f).base] for f in fakes})
     return "synthetic fakes made from the REAL videos above: " + "; ".join(used) + f" (variants {', '.join(fakes)})"
@@ -118,6 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
                     help="row weights: none, or kinds (both classes weigh the same, and within the fakes each "
                          "synthesis method and the collected fakes of --data as one kind: a few real generator "
                          "outputs are not drowned by several synthetic fakes per real video)")
+    ap.add_argument("--calibrate-on", default="all", choices=["all", "collected"],
+                    help="which out-of-fold scores fit the Platt calibration: all (every video and synthetic "
+                         "fake) or collected (the videos themselves, real and fake, and their degraded copies, "
+                         "not the synthetic fakes: held-out sources score like the footage a user brings, "
+                         "where synthetic fakes are easier than real ones and make the probabilities "
+                         "overconfident)")
     ap.add_argument("--stack", nargs="?", const="families", default=None, metavar="EXPERTS",
                     help="several LightGBM experts combined by a non-negative logistic stacker on their "
                          "out-of-fold margins (each kind of fake weighing alike), saved as one text model "
@@ -249,6 +257,11 @@ def main(argv=None) -> int:
     v_raw = np.array([v["_raw"] for v in videos])
     v_y = np.array([v["_label"] for v in videos])
     ok = np.isfinite(v_raw)
+    if args.calibrate_on == "collected":
+        ok &= np.array([not is_synthetic_fake(v["_variant"]) for v in videos])
+        if len(set(v_y[ok])) < 2:
+            raise SystemExit("--calibrate-on collected needs REAL and FAKE videos in --data (not only synthetic "
+                             "fakes); use --calibrate-on all")
     # each class, and each source within it, weighs the same: the pool's mix is not the prior
     sources = np.array([v["_source"] for v in videos])
     a, b = fit_platt(v_raw[ok], v_y[ok], weights=balanced_weights(v_y[ok], sources[ok]))
@@ -262,7 +275,7 @@ def main(argv=None) -> int:
                   "n_videos": len(records), "n_fake_rows": int(labels.sum()),
                   "n_scored_variants": len(videos),
                   "fakes": fakes, "augment": augment, "cv_groups": args.cv_groups, "rows": args.rows,
-                  "weights": args.weights, "stacker": stacker.to_dict() if stacker else None,
+                  "weights": args.weights, "calibrate_on": args.calibrate_on, "stacker": stacker.to_dict() if stacker else None,
                   "donor_bank": len(donors), "seed": args.seed,
                   "failures": dict(failures), "extract_seconds": round(t_extract, 1),
                   "variants": dict(Counter(v["_variant"] for v in videos))},

@@ -55,6 +55,7 @@ __all__ = [
     "similarity_transform",
     "colour_transfer",
     "sample_swap_params",
+    "sample_dfl_params",
     "swap_blend",
     "swap_frames",
 ]
@@ -319,6 +320,33 @@ def sample_swap_params(rng: np.random.Generator, *, region: str = "face") -> dic
     return p
 
 
+def sample_dfl_params(rng: np.random.Generator, *, region: str = "face") -> dict:
+    """One video's swap as DeepFaceLab-style tools make it (Perov et al. 2020, DeepFaceLab; DeepFaceLive).
+
+    The face is rendered by the swap model at its own resolution (``render["size"]`` 128-320 px, the
+    resolutions DeepFaceLab's SAEHD and DFM models are trained at) and scaled to the frame (bilinear),
+    with the model's skin smoothing half the time (bilateral filter); its colour is matched to the frame's
+    face by Reinhard transfer in L*a*b* at nearly full strength (DeepFaceLab's ``rct`` mode); the merge mask
+    is the landmark hull, eroded (``scale`` 0.8-1.0) and blurred (``feather`` 3-12 % of the face size);
+    the face replaces the frame's fully inside the mask (``ratio`` 1); the residual colour mismatch is a
+    quarter of :func:`sample_region_params`'s. Keys as in
+    :func:`sample_swap_params` plus ``render`` (:func:`synthesis.selfblend.render_lowres`).
+    """
+    p = sample_swap_params(rng, region=region)
+    p.update(
+        mask="hull", scale=float(rng.uniform(0.8, 1.0)), ratio=1.0,
+        feather=float(np.exp(rng.uniform(np.log(0.03), np.log(0.12)))),
+        sharpen=0.0, resample=1.0, noise=0.0,
+        gain=1.0 + (np.asarray(p["gain"]) - 1.0) / 2, offset=np.asarray(p["offset"]) / 2,
+        contrast=1.0 + (p["contrast"] - 1.0) / 2,
+        space="lab", strength=float(rng.uniform(0.85, 1.0)),
+        render={"size": int(rng.choice([128, 160, 192, 224, 256, 320])), "upsample": "bilinear", "delta": 0.0,
+                "smooth": float(rng.uniform(8.0, 25.0)) if rng.random() < 0.5 else 0.0,
+                "smooth_space": float(rng.uniform(1.0, 2.0))},
+    )
+    return p
+
+
 def _border_weight(size: int, ramp: float) -> np.ndarray:
     """1 inside a square crop, falling linearly to 0 over ``ramp`` px at its edges (no step where a crop ends)."""
     x = np.minimum(np.arange(size) + 0.5, size - np.arange(size) - 0.5) / max(ramp, 1.0)
@@ -368,10 +396,12 @@ def swap_blend(frame, box, landmarks, donor_crop, donor_landmarks, *, params: di
     return blend_source(frame, box, lm, params=params, rng=rng, source=source)
 
 
-def swap_frames(frames, boxes, landmarks, donor: DonorEntry, *, seed, region: str = "face") -> SelfBlendFrames:
+def swap_frames(frames, boxes, landmarks, donor: DonorEntry, *, seed, region: str = "face",
+                style: str = "blend") -> SelfBlendFrames:
     """A face-swap-like fake video sample: ``donor``'s faces blended onto every frame.
 
-    One :func:`sample_swap_params` draw from ``seed`` for the video; per frame,
+    One draw from ``seed`` for the video (``style="blend"``: :func:`sample_swap_params`, Face X-ray's
+    blended images; ``"dfl"``: :func:`sample_dfl_params`, rendered at low resolution as swap models do); per frame,
     the donor crop with the closest normalised landmarks
     (:func:`match_donor_frames`), aligned by :func:`similarity_transform` and
     colour-matched. Frames without landmarks use typical positions in their
@@ -386,7 +416,9 @@ def swap_frames(frames, boxes, landmarks, donor: DonorEntry, *, seed, region: st
     lms = _fill_landmarks(np.full((len(frames), 5, 2), np.nan) if landmarks is None else landmarks, boxes)
     pick = match_donor_frames(lms, donor.landmarks)
     rng = np.random.default_rng(seed)
-    params = sample_swap_params(rng, region=region)
+    if style not in ("blend", "dfl"):
+        raise ValueError(f"unknown swap style {style!r}; choose blend or dfl")
+    params = (sample_dfl_params if style == "dfl" else sample_swap_params)(rng, region=region)
     out = np.empty_like(frames)
     masks = np.zeros(frames.shape[:3], np.float32)
     for i in range(len(frames)):

@@ -14,6 +14,10 @@ A variant name is ``BASE[#N][:REGION]`` followed by any number of
                                 nose band)
 ``swap[:REGION]``               another real person's face blended in (Face X-ray's blended
                                 images; needs ``donor=``, :mod:`synthesis.donors`)
+``dfswap[:REGION]``             a swap made the way DeepFaceLab and its kin make one: the donor
+                                face rendered at 128-320 px and upsampled, colour-matched by
+                                Reinhard transfer in Lab, blended on an eroded, feathered
+                                landmark hull (needs ``donor=``)
 ``generator[:REGION]``          the face (region) re-rendered at 64-256 px, smoothed or not,
                                 upsampled bilinearly or with a transposed-convolution checkerboard
 ``+reencode``                   half the time resampled down-up by 0.35-0.75, then JPEG q35-90
@@ -64,7 +68,9 @@ __all__ = [
 #: (``+reencode``: half the time resampled down and up by 0.35-0.75, then JPEG at quality 35-90)
 VARIANTS = ("orig", "selfblend", "orig+reencode", "selfblend+reencode")
 #: variant bases; all but ``orig`` are synthetic fakes
-BASES = ("orig", "selfblend", "swap", "generator")
+BASES = ("orig", "selfblend", "swap", "dfswap", "generator")
+#: bases that blend in another identity's face from the donor bank
+DONOR_BASES = ("swap", "dfswap")
 #: augmentation names (``perturb`` takes ``:KIND``)
 AUGMENTATIONS = ("reencode", "h264", "perturb")
 #: version of every variant outside :data:`VARIANTS`; bump it when their output changes, so that
@@ -150,8 +156,8 @@ def synthetic_method(variant: str) -> str | None:
 
 
 def needs_donor(variant: str) -> bool:
-    """True when :func:`variant_frames` needs ``donor=`` (``swap`` variants)."""
-    return parse_variant(variant).base == "swap"
+    """True when :func:`variant_frames` needs ``donor=`` (``swap`` and ``dfswap`` variants)."""
+    return parse_variant(variant).base in DONOR_BASES
 
 
 def variant_cache_key(variant: str, donor=None) -> str:
@@ -166,7 +172,7 @@ def variant_cache_key(variant: str, donor=None) -> str:
     if variant in VARIANTS:
         return variant
     key = f"{variant}|synthesis-v{SYNTHESIS_VERSION}"
-    if spec.base == "swap":
+    if spec.base in DONOR_BASES:
         if donor is None:
             raise ValueError(f"{variant!r} needs a donor entry")
         crc = zlib.crc32(np.ascontiguousarray(donor.crops).tobytes()) if len(donor.crops) else 0
@@ -264,7 +270,8 @@ def _fake(spec: VariantSpec, frames, boxes, landmarks, seed, donor):
         return generator_frames(frames, boxes, landmarks, seed=seed, region=spec.region or "face")
     from .donors import swap_frames
 
-    return swap_frames(frames, boxes, landmarks, donor, seed=seed, region=spec.region or "face")
+    return swap_frames(frames, boxes, landmarks, donor, seed=seed, region=spec.region or "face",
+                       style="dfl" if spec.base == "dfswap" else "blend")
 
 
 def variant_frames(frames: np.ndarray, dense: np.ndarray | None, variant: str, *, boxes: np.ndarray,
@@ -280,7 +287,7 @@ def variant_frames(frames: np.ndarray, dense: np.ndarray | None, variant: str, *
         (T,) in ``frames``; dense_boxes : (M, 4) the same face in ``dense`` pixels, or None (the dense
         frames then stay real, and their masks zero)
     seed : the video's seed (:func:`video_seed`)
-    donor : :class:`synthesis.donors.DonorEntry` of another identity, needed by ``swap`` variants
+    donor : :class:`synthesis.donors.DonorEntry` of another identity, needed by ``swap`` and ``dfswap``
     fps : the video's frame rate (H.264 rate control, perturbations)
     return_masks : also return the exact blend masks
 
@@ -292,7 +299,7 @@ def variant_frames(frames: np.ndarray, dense: np.ndarray | None, variant: str, *
     are applied to the frames after it and leave the masks as they are.
     """
     spec = parse_variant(variant)
-    if spec.base == "swap" and (donor is None or len(donor.crops) == 0):
+    if spec.base in DONOR_BASES and (donor is None or len(donor.crops) == 0):
         raise ValueError(f"{variant!r} needs a donor entry (donor=DonorEntry of another identity)")
     masks = np.zeros(frames.shape[:3], np.float32) if return_masks else None
     dense_masks = np.zeros(dense.shape[:3], np.float32) if return_masks and dense is not None else None

@@ -14,6 +14,7 @@ from synthesis.donors import (
     make_donor_entry,
     match_donor_frames,
     normalise_landmarks,
+    sample_dfl_params,
     save_donor,
     similarity_transform,
     swap_frames,
@@ -226,6 +227,26 @@ def test_swap_colours_follow_the_target(donor):
     target_mean = frames[0][core].astype(float).mean(axis=0)
     # colour-matched: much nearer the target's skin than the donor's own colours
     assert np.abs(swapped - target_mean).max() < 0.5 * np.abs(donor_mean - target_mean).max()
+
+
+def test_dfl_style_swap_renders_the_donor_at_low_resolution(donor):
+    """A DeepFaceLab-style swap: the donor rendered at 128-320 px, Lab transfer, an eroded hull merged at full
+    ratio, no sharpening or added noise; the frame is untouched outside the mask, and a seed is one fake."""
+    big = np.array([40.0, 10.0, 280.0, 230.0])  # a 240-px face (the 128-px donor crop is upsampled anyway)
+    lm = (LANDMARKS - BOX[:2]) * 2.4 + big[:2]
+    frames = np.repeat(target_frame(7)[None], 2, 0)
+    boxes, lms = np.repeat(big[None], 2, 0), np.repeat(lm[None], 2, 0)
+    for seed in range(4):
+        p = sample_dfl_params(np.random.default_rng(seed))
+        assert 128 <= p["render"]["size"] <= 320 and p["mask"] == "hull" and p["space"] == "lab"
+        assert p["sharpen"] == 0 and p["noise"] == 0 and 0.8 <= p["scale"] <= 1.0 and p["ratio"] == 1.0
+        out = swap_frames(frames, boxes, lms, donor, seed=seed, style="dfl")
+        assert np.array_equal(out.frames[out.masks == 0], frames[out.masks == 0])
+        assert (out.masks > 0.9).sum() > 2000
+        again = swap_frames(frames, boxes, lms, donor, seed=seed, style="dfl")
+        assert np.array_equal(again.frames, out.frames)
+    with pytest.raises(ValueError):
+        swap_frames(frames, boxes, lms, donor, seed=0, style="deepfacelab")
 
 
 def test_swap_needs_a_donor():
