@@ -190,13 +190,17 @@ def tile_texture(tiles) -> TileTexture:
     return TileTexture(xp.sqrt(meansq(y1[2])), energy(y1), energy(y2), xp.sqrt(hh2.mean(axis=-1)), aniso)
 
 
+#: stands in for the tiles outside the zone: sorted after every statistic, and finite so that differences stay 0
+_LAST = 1e300
+
+
 def zone_quantile(values, zone, z: int, q: float, *, min_tiles: int = 4):
     """``q``-quantile (linear interpolation, as ``numpy.quantile``) of ``values`` (T, K) over the tiles of zone
     ``z`` in each frame, (T,) float64; NaN for frames with fewer than ``min_tiles`` tiles in the zone."""
     xp = get_namespace(values)
     v = xp.asarray(values, dtype=xp.float64)
     sel = xp.asarray(zone) == z
-    s = xp.sort(xp.where(sel, v, xp.inf), axis=1)  # the zone's tiles first, in order
+    s = xp.sort(xp.where(sel, v, _LAST), axis=1)  # the zone's tiles first, in order (finite: no inf - inf)
     n = sel.sum(axis=1)
     pos = q * xp.maximum(n - 1, 0)
     lo = xp.floor(pos).astype(xp.int64)
