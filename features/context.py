@@ -14,6 +14,9 @@ tiles over the whole frame). Frames whose face or surround holds fewer than 4
 tiles (a face under about 40 px, a face filling the frame) give NaN. The core's
 tiles below and above its centre (mouth and chin; eyes and brows) are compared
 too, for lip-sync tools, which regenerate only the lower face.
+
+Not in the named sets ``all`` and ``fast`` until a shipped model uses it (``train.py --features all,context``);
+``docs/results.md`` (2026-12-03) has what it did to the training pool and to ``labelled/``.
 """
 from __future__ import annotations
 
@@ -93,7 +96,8 @@ _PHRASES.update({
 _PHRASES["noise_face_floor"] = "log noise level of the face minus the frame's noise floor (its flattest parts)"
 
 CALCULATORS = [
-    Calculator("context", "texture", context_texture, cost=CHEAP, gpu=True,
+    # measured, not in the shipped model yet (docs/results.md, 2026-12-03): ``all,context`` adds it
+    Calculator("context", "texture", context_texture, cost=CHEAP, gpu=True, in_all=False,
                description="noise, detail, spectral fall-off and chroma noise of the face against the rest of "
                            "its own frame, native-resolution tiles",
                features=_PHRASES),

@@ -91,6 +91,10 @@ class Calculator:
         :func:`describe_column` adds what the statistic over frames means.
     version : int
         Bump when the function's output changes; cached features of older versions are recomputed.
+    in_all : bool
+        False keeps the calculator out of the named sets ``all`` and ``fast`` (name its family to add it):
+        for a family measured but not yet in a shipped model, so that ``all`` in a shipped model card's
+        command still means the calculators that trained it.
     """
 
     family: str
@@ -102,6 +106,7 @@ class Calculator:
     needs_audio: bool = False
     description: str = ""
     version: int = 1
+    in_all: bool = True
     features: dict = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self):
@@ -141,8 +146,9 @@ def select(spec: str = "all") -> list[Calculator]:
     """Calculators named by ``spec``: ``all``, ``fast``, family names, comma-separated.
 
     A name prefixed with ``-`` removes that family (``all,-meta``: every family but ``meta``).
-    ``all`` and ``fast`` leave out the calculators that need audio (``needs_audio``: the ``av`` family);
-    name the family to add it (``all,av``). Where only some clips carry audio, those calculators' NaNs tell
+    ``all`` and ``fast`` leave out the calculators that need audio (``needs_audio``: the ``av`` family) and those
+    not yet in a shipped model (``in_all=False``: the ``context`` family); name the family to add it
+    (``all,av``, ``all,context``). Where only some clips carry audio, those calculators' NaNs tell
     a model which clips have a soundtrack, and in the training pool that tells sources apart, not fakes.
     Raises ``ValueError`` for an unknown name, listing the valid ones.
     """
@@ -157,9 +163,9 @@ def select(spec: str = "all") -> list[Calculator]:
     wanted: list[Calculator] = []
     for part in parts:
         if part == "all":
-            chosen = [c for c in calcs if not c.needs_audio]
+            chosen = [c for c in calcs if not c.needs_audio and c.in_all]
         elif part == "fast":
-            chosen = [c for c in calcs if c.cost < EXPENSIVE and not c.needs_audio]
+            chosen = [c for c in calcs if c.cost < EXPENSIVE and not c.needs_audio and c.in_all]
         elif part in known:
             chosen = [c for c in calcs if c.family == part]
         else:
