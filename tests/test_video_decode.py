@@ -23,7 +23,9 @@ def _h264(path: str, frames: np.ndarray, *, fps: int = 30, bframes: int = 3, pix
     with av.open(path, "w") as out:
         st = out.add_stream("libx264", rate=Fraction(fps))
         st.width, st.height, st.pix_fmt = frames.shape[2], frames.shape[1], pix_fmt
-        st.options = {"crf": "23", "preset": "veryfast", "bf": str(bframes), "g": "48"}
+        # mbtree off: libx264's macroblock-tree reads uninitialised memory at widths of an odd number of
+        # macroblocks (176 px; synthesis/codec.py), so the bytes, and a damaged copy's errors, would vary by run
+        st.options = {"crf": "23", "preset": "veryfast", "bf": str(bframes), "g": "48", "mbtree": "0"}
         if rotate:
             st.metadata["rotate"] = str(rotate)
         for f in frames:
@@ -53,7 +55,7 @@ def _read(path: str, *, pyav: bool, monkeypatch, **kw):
     return out, bool(used and used[0])
 
 
-def _same(a, b) -> None:
+def _same(a, b, *, decoder_text: bool = True) -> None:
     assert np.array_equal(a.frames, b.frames)
     assert np.array_equal(a.indices, b.indices)
     assert (a.dense_frames is None) == (b.dense_frames is None)
@@ -61,7 +63,13 @@ def _same(a, b) -> None:
         assert np.array_equal(a.dense_frames, b.dense_frames)
     assert (a.dense_start, a.dense_scale, a.fps, a.n_total) == (b.dense_start, b.dense_scale, b.fps, b.n_total)
     assert a.info == b.info
-    assert a.warnings == b.warnings
+    if decoder_text:
+        assert a.warnings == b.warnings
+    else:  # PyAV and OpenCV bundle different FFmpeg builds, which may word the same corruption differently
+        def split(w):
+            return [x for x in w if not x.startswith("decoder:")], [x.split(";")[0] for x in w if x.startswith("decoder:")]
+
+        assert split(a.warnings) == split(b.warnings)
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +155,7 @@ def test_damaged_file_falls_back_with_the_same_outcome(tmp_path, monkeypatch, sc
     if isinstance(old, tuple):
         assert new == old
     else:
-        _same(new, old)
+        _same(new, old, decoder_text=False)
 
 
 def test_truncated_file_falls_back(tmp_path, monkeypatch, scene):
