@@ -23,7 +23,6 @@ from __future__ import annotations
 import numpy as np
 
 from forensics.context import TILE, gather_tiles, tile_texture, zone_quantile, zone_tiles
-from forensics.geometry import ellipse_params
 
 from .registry import CHEAP, Calculator
 
@@ -60,10 +59,8 @@ def context_texture(track) -> dict:
     falloff = tex.detail1 - tex.detail2
     out = {}
     # lip-sync tools regenerate the mouth and jaw only: the core's lower part against its upper part
-    _, cy, _, ay = ellipse_params(track.boxes)
-    v = (tiles.origins[..., 0] + TILE / 2 - 0.5 - cy[:, None]) / ay[:, None]
     core = tiles.zone == CORE
-    halves = xp.asarray(np.where(core & (v > HALF_GAP), LOWER, np.where(core & (v < -HALF_GAP), UPPER, -1)))
+    halves = xp.asarray(np.select([core & (tiles.dy > HALF_GAP), core & (tiles.dy < -HALF_GAP)], [LOWER, UPPER], -1))
     out["noise_lower_upper"] = logq(tex.noise, LOWER, zone=halves) - logq(tex.noise, UPPER, zone=halves)
     out["detail_lower_upper"] = med(tex.detail1, LOWER, zone=halves) - med(tex.detail1, UPPER, zone=halves)
     out["falloff_lower_upper"] = med(falloff, LOWER, zone=halves) - med(falloff, UPPER, zone=halves)

@@ -39,6 +39,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .backend import get_namespace
+from .blending import rgb_to_ycrcb
+from .dwt import wavedec2
 from .geometry import ellipse_params
 
 __all__ = ["TILE", "ZoneTiles", "zone_tiles", "gather_tiles", "TileTexture", "tile_texture", "zone_quantile"]
@@ -54,10 +56,13 @@ class ZoneTiles(NamedTuple):
     ----------
     origins : int64 (T, K, 2), ``(y, x)`` of each tile's top-left pixel (0 where unused)
     zone : int8 (T, K), index of the tile's zone, -1 where the slot is unused
+    dy : float64 (T, K), the tile centre's height below the ellipse centre in units of its vertical
+        semi-axis (negative above; NaN where unused): splits a zone into upper and lower parts
     """
 
     origins: np.ndarray
     zone: np.ndarray
+    dy: np.ndarray
 
 
 def zone_tiles(boxes, frame_shape, zones, *, tile: int = TILE, cap: int = 192) -> ZoneTiles:
@@ -82,8 +87,9 @@ def zone_tiles(boxes, frame_shape, zones, *, tile: int = TILE, cap: int = 192) -
     t, k = len(b), cap * len(zones)
     origins = np.zeros((t, k, 2), np.int64)
     zone = np.full((t, k), -1, np.int8)
+    dy = np.full((t, k), np.nan)
     if ny == 0 or nx == 0:
-        return ZoneTiles(origins, zone)
+        return ZoneTiles(origins, zone, dy)
     gy, gx = np.meshgrid(np.arange(ny) * tile, np.arange(nx) * tile, indexing="ij")
     gy, gx = gy.ravel(), gx.ravel()
     cy_t, cx_t = gy + tile / 2 - 0.5, gx + tile / 2 - 0.5
@@ -91,7 +97,8 @@ def zone_tiles(boxes, frame_shape, zones, *, tile: int = TILE, cap: int = 192) -
     for i in range(t):
         if not np.isfinite(b[i]).all():
             continue
-        r = np.sqrt(((cx_t - cx[i]) / ax[i]) ** 2 + ((cy_t - cy[i]) / ay[i]) ** 2)
+        v = (cy_t - cy[i]) / ay[i]
+        r = np.sqrt(((cx_t - cx[i]) / ax[i]) ** 2 + v**2)
         taken = np.zeros(r.shape, bool)
         for z, (lo, hi) in enumerate(zones):
             idx = np.flatnonzero((r > lo) & (r <= hi) & ~taken)
@@ -101,7 +108,8 @@ def zone_tiles(boxes, frame_shape, zones, *, tile: int = TILE, cap: int = 192) -
             s = slice(z * cap, z * cap + len(idx))
             origins[i, s, 0], origins[i, s, 1] = gy[idx], gx[idx]
             zone[i, s] = z
-    return ZoneTiles(origins, zone)
+            dy[i, s] = v[idx]
+    return ZoneTiles(origins, zone, dy)
 
 
 def gather_tiles(frames, tiles: ZoneTiles, *, tile: int = TILE) -> np.ndarray:
@@ -117,15 +125,6 @@ def gather_tiles(frames, tiles: ZoneTiles, *, tile: int = TILE) -> np.ndarray:
     xs = tiles.origins[..., 1][..., None, None] + d[None, :]
     ti = np.arange(t)[:, None, None, None]
     return f[ti, ys, xs]
-
-
-def _haar(x, xp):
-    """One orthonormal 2-D Haar level over the last two axes: ``(LL, (LH, HL, HH))``."""
-    a, b = x[..., 0::2, 0::2], x[..., 0::2, 1::2]
-    c, d = x[..., 1::2, 0::2], x[..., 1::2, 1::2]
-    s, u = a + b, c + d  # row sums
-    p, q = a - b, c - d  # row differences
-    return (s + u) / 2, ((s - u) / 2, (p + q) / 2, (p - q) / 2)
 
 
 class TileTexture(NamedTuple):
@@ -148,10 +147,6 @@ class TileTexture(NamedTuple):
     aniso: object
 
 
-#: full-range BT.601 (JPEG) RGB -> Y, Cr, Cb rows (the offsets do not reach the detail subbands)
-_YCRCB = np.array([[0.299, 0.587, 0.114], [0.5, -0.418688, -0.081312], [-0.168736, -0.331264, 0.5]], np.float32)
-
-
 def tile_texture(tiles) -> TileTexture:
     """Noise, detail energy at two scales and chroma noise of each RGB tile.
 
@@ -167,14 +162,13 @@ def tile_texture(tiles) -> TileTexture:
     TileTexture
     """
     xp = get_namespace(tiles)
-    t, k, sy, sx, _ = tiles.shape
-    if sy % 4 or sx % 4:
+    if tiles.shape[-3] % 4 or tiles.shape[-2] % 4:
         raise ValueError("tile sides must be divisible by 4")
-    x = xp.asarray(tiles, dtype=xp.float32)
-    ycc = (x.reshape(-1, 3) @ xp.asarray(_YCRCB.T)).reshape(x.shape)  # one GEMM, not T*K*S*S tiny products
-    ll1, d1 = _haar(xp.ascontiguousarray(xp.moveaxis(ycc, -1, 2)), xp)  # planes first: (T, K, 3, S/2, S/2)
-    ll1 = ll1 / 2  # keep levels comparable: an orthonormal LL doubles the mean
-    _, d2 = _haar(ll1, xp)
+    ycc = rgb_to_ycrcb(xp.asarray(tiles, dtype=xp.float32))  # the offsets of Cr, Cb do not reach the details
+    planes = xp.ascontiguousarray(xp.moveaxis(ycc, -1, 2))  # (T, K, 3, S, S): contiguous blocks are faster
+    _, d2, d1 = wavedec2(planes, "haar", level=2)
+    # level 2 on the scale of the 2 x 2 block means (the orthonormal LL doubles them)
+    d2 = tuple(b / 2 for b in d2)
 
     def meansq(v):
         return xp.mean(v * v, axis=(-2, -1))
@@ -207,5 +201,5 @@ def zone_quantile(values, zone, z: int, q: float, *, min_tiles: int = 4):
     hi = xp.minimum(lo + 1, xp.maximum(n - 1, 0))
     rows = xp.arange(v.shape[0])
     a, b = s[rows, lo], s[rows, hi]
-    out = a + (pos - lo) * xp.where(hi > lo, b - a, 0.0)
+    out = a + (pos - lo) * (b - a)
     return xp.where(n >= min_tiles, out, xp.nan)
