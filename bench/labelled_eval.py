@@ -76,14 +76,11 @@ def evaluate_model(model_dir: str, records, rows_by_path: dict, reliab: dict, or
     for d in sorted(set(ds)):
         sel = ds == d
         out["per_dataset"][d] = subset_figures(y[sel], prob[sel], groups[sel], clip=clip)
-    # the DeepFaceLive pairs: fake against its own original
-    wins, n = 0.0, 0
-    for p in scored:
-        o = originals.get(p)
-        if rec_by_path[p].dataset == DFL and o in by_path:
-            n += 1
-            wins += 1.0 if by_path[p]["_prob"] > by_path[o]["_prob"] else 0.5 if by_path[p]["_prob"] == by_path[o]["_prob"] else 0.0
-    out["dfl_pairs_fake_above"] = {"wins": wins, "pairs": n}
+    # the DeepFaceLive pairs: fake against its own original (a tie counts half)
+    diffs = np.array([by_path[p]["_prob"] - by_path[originals[p]]["_prob"] for p in scored
+                      if rec_by_path[p].dataset == DFL and originals.get(p) in by_path])
+    out["dfl_pairs_fake_above"] = {"wins": float((diffs > 0).sum() + 0.5 * (diffs == 0).sum()),
+                                   "pairs": int(len(diffs))}
     # AUC by reliability band
     rel = np.array([reliab.get(p, np.nan) for p in scored])
     bands = {}
@@ -116,9 +113,10 @@ def main(argv=None) -> int:
 
     records = [r for r in read_labels(os.path.join(SHARED, "labelled")) if r.label is not None]
     with open(os.path.join(SHARED, "manifest.csv"), newline="") as f:
-        originals = {os.path.join(SHARED, r["path"]): os.path.join(SHARED, r["original"])
-                     for r in csv.DictReader(f) if r["original"]}
-    originals = {os.path.normpath(k): os.path.normpath(v) for k, v in originals.items()}
+        def full(rel):
+            return os.path.normpath(os.path.join(SHARED, rel))
+
+        originals = {full(r["path"]): full(r["original"]) for r in csv.DictReader(f) if r["original"]}
     for r in records:
         r.path = os.path.normpath(r.path)
     by_key = {c.key: c for c in all_calculators()}

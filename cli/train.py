@@ -123,9 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--calibrate-on", default="all", choices=["all", "collected"],
                     help="which out-of-fold scores fit the Platt calibration: all (every video and synthetic "
                          "fake) or collected (the videos themselves, real and fake, and their degraded copies, "
-                         "not the synthetic fakes: held-out sources score like the footage a user brings, "
-                         "where synthetic fakes are easier than real ones and make the probabilities "
-                         "overconfident)")
+                         "not the synthetic fakes: calibrated on footage like a user's; where the model cannot "
+                         "rank the collected fakes out of fold, every P(fake) comes out near 0.5)")
     ap.add_argument("--stack", nargs="?", const="families", default=None, metavar="EXPERTS",
                     help="several LightGBM experts combined by a non-negative logistic stacker on their "
                          "out-of-fold margins (each kind of fake weighing alike), saved as one text model "
@@ -275,7 +274,8 @@ def main(argv=None) -> int:
                   "n_videos": len(records), "n_fake_rows": int(labels.sum()),
                   "n_scored_variants": len(videos),
                   "fakes": fakes, "augment": augment, "cv_groups": args.cv_groups, "rows": args.rows,
-                  "weights": args.weights, "calibrate_on": args.calibrate_on, "stacker": stacker.to_dict() if stacker else None,
+                  "weights": args.weights, "calibrate_on": args.calibrate_on,
+                  "stacker": stacker.to_dict() if stacker else None,
                   "donor_bank": len(donors), "seed": args.seed,
                   "failures": dict(failures), "extract_seconds": round(t_extract, 1),
                   "variants": dict(Counter(v["_variant"] for v in videos))},
