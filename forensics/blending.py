@@ -246,8 +246,7 @@ def rgb_to_ycrcb(rgb):
     xp = get_namespace(rgb)
     dt = _float_dtype(rgb)
     x = xp.asarray(rgb, dtype=dt)
-    # one (N, 3) x (3, 3) product: a batched matmul of (..., 3) rows runs one tiny product per pixel
-    out = (x.reshape(-1, 3) @ xp.asarray(_YCRCB.T, dtype=dt)).reshape(x.shape)
+    out = x @ xp.asarray(_YCRCB.T, dtype=dt)
     out[..., 1:] += 128.0
     return out
 

@@ -7,11 +7,7 @@ down-sampling by two. Results equal ``pywt.wavedec2(..., mode="periodization")``
 to float precision (tested), for any leading batch shape.
 
 Filter taps come from PyWavelets (``pywt.Wavelet(name).filter_bank``), which
-is a CPU-only constant lookup. The Haar transform, whose 2 x 2 blocks do not
-overlap, is computed as sums and differences of the four pixels of each block
-on either module: faster than PyWavelets' loops on small batched images, and
-the same numbers (PyWavelets' signs: ``cH`` upper row minus lower, ``cV`` left
-column minus right).
+is a CPU-only constant lookup.
 
 References
 ----------
@@ -81,15 +77,6 @@ def _synthesis(a, d, lo, hi, axis):
     return xp.moveaxis(out, -1, axis)
 
 
-def _haar_level(x):
-    """One periodization Haar level over the last two axes, as ``pywt.dwt2``: ``(cA, (cH, cV, cD))``."""
-    a, b = x[..., 0::2, 0::2], x[..., 0::2, 1::2]
-    c, d = x[..., 1::2, 0::2], x[..., 1::2, 1::2]
-    top, bottom = a + b, c + d  # row sums of each block
-    upper, lower = a - b, c - d  # row differences
-    return (top + bottom) / 2, ((top - bottom) / 2, (upper + lower) / 2, (upper - lower) / 2)
-
-
 def wavedec2(x, wavelet: str = "db8", *, level: int = 4, engine: str = "auto"):
     """Multi-level 2-D DWT over the last two axes, periodization mode.
 
@@ -104,8 +91,7 @@ def wavedec2(x, wavelet: str = "db8", *, level: int = 4, engine: str = "auto"):
     engine : ``auto``, ``pywt`` or ``filterbank``
         ``auto`` uses PyWavelets' C loops for NumPy input (faster on the CPU
         than the array filter bank) and the array filter bank for CuPy; both give the same numbers
-        (tested), so ``filterbank`` on NumPy is how the GPU path is checked. For ``haar``, ``auto``
-        takes the block sums and differences on either module (:func:`_haar_level`).
+        (tested), so ``filterbank`` on NumPy is how the GPU path is checked.
 
     Returns
     -------
@@ -121,12 +107,6 @@ def wavedec2(x, wavelet: str = "db8", *, level: int = 4, engine: str = "auto"):
     x = xp.asarray(x, dtype=dtype)
     if engine not in ("auto", "pywt", "filterbank"):
         raise ValueError(f"engine must be auto, pywt or filterbank, not {engine!r}")
-    if wavelet == "haar" and engine == "auto":
-        details = []
-        for _ in range(level):
-            x, band = _haar_level(x)
-            details.append(band)
-        return [x] + details[::-1]
     if xp is np and engine != "filterbank":  # same transform, PyWavelets' C loops
         import warnings
 
