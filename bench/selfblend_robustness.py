@@ -66,7 +66,9 @@ def fold_scorer(model: DetectorModel, model_dir: str, *, cache: str, workers: in
     y = np.array([r["_label"] for r in rows], float)
     key = "_source" if args.cv_groups == "source" else "_group"
     groups = np.array([r[key] for r in rows])
-    folds = grouped_folds(groups, y, n_folds=args.folds, seed=args.seed)
+    strata = model.card.get("cv", {}).get("fold_strata")  # older cards: the labels alone
+    folds = grouped_folds(groups, y, n_folds=args.folds, seed=args.seed,
+                          kinds=[fake_kind(r) for r in rows] if strata else None)
     params = {k: v for k, v in model.card["params"].items() if k != "num_boost_round"}
     params["num_threads"] = max(1, workers)
     rounds = int(model.card["params"].get("num_boost_round", 200))

@@ -25,7 +25,7 @@ __all__ = ["adapt_main", "BASE_SETTINGS"]
 #: ``train.py`` options that an adaptation takes from the base model instead (its features, sampling and rows
 #: must stay the base's, and no synthetic fakes are made)
 BASE_SETTINGS = ("features", "frames", "dense", "rows", "stack", "fakes", "synthesize", "augment", "reencode",
-                 "donors", "weights", "folds", "cv_groups")
+                 "donors", "weights", "folds", "cv_groups", "stack_balance")
 
 
 def _base_table(base_dir: str, names) -> list[dict]:

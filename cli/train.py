@@ -18,9 +18,9 @@ from modeling.calibration import apply_platt, balanced_weights, fit_platt
 from modeling.card import build_card, data_sources
 from modeling.detector import DetectorModel, write_oof, write_training_table
 from modeling.rows import parse_rows
-from modeling.stacking import stacked_cv
-from modeling.training import (NUM_ROUNDS, WEIGHTS, cv_report, fake_kind, feature_matrix, per_video, train_cv,
-                               training_weights)
+from modeling.stacking import STACK_BALANCE, stacked_cv
+from modeling.training import (FOLD_STRATA, NUM_ROUNDS, WEIGHTS, cv_report, fake_kind, feature_matrix, per_video,
+                               train_cv, training_weights)
 from pipeline.batch import default_workers, extract_table
 from pipeline.extract import CalculatorFailure
 from synthesis.variants import is_synthetic_fake, needs_donor, parse_variant
@@ -131,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "(modeling/stacking.py): 'families' (the default) gives one per feature family; or a list "
                          "of 'all' and family names, each optionally @collected (trained on the reals and the "
                          "collected fakes of --data only, no synthetic ones), e.g. all,temporal@collected")
+    ap.add_argument("--stack-balance", default="kinds", choices=list(STACK_BALANCE),
+                    help="how the stacker weighs the fakes: kinds (each kind alike: each synthetic kind and the "
+                         "collected fakes) or origin (the synthetic fakes together and the collected fakes, half "
+                         "each)")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--cv-groups", default="identity", choices=["identity", "source"],
                     help="cross-validation groups: identity (a fake, its original and clips of one identity stay "
@@ -246,11 +250,13 @@ def main(argv=None) -> int:
         booster, oof, folds, params, stacker = stacked_cv(X, labels, groups, feature_names=names,
                                                           n_folds=args.folds, seed=args.seed, threads=workers,
                                                           weights=weights, experts=args.stack,
-                                                          kinds=[fake_kind(r) for r in rows])
+                                                          kinds=[fake_kind(r) for r in rows],
+                                                          balance=args.stack_balance)
         rounds = NUM_ROUNDS  # per expert
     else:
         booster, oof, folds, params = train_cv(X, labels, groups, feature_names=names, n_folds=args.folds,
-                                               seed=args.seed, threads=workers, weights=weights)
+                                               seed=args.seed, threads=workers, weights=weights,
+                                               kinds=[fake_kind(r) for r in rows])
         rounds = booster.current_iteration()
     videos = per_video(rows, oof, folds)  # a track's score: the mean of its rows' (one row for video rows)
     v_raw = np.array([v["_raw"] for v in videos])
@@ -266,6 +272,7 @@ def main(argv=None) -> int:
     a, b = fit_platt(v_raw[ok], v_y[ok], weights=balanced_weights(v_y[ok], sources[ok]))
     cv = cv_report(v_y, v_raw, a, b, [v["_method"] for v in videos], [v["_dataset"] for v in videos],
                    len(np.unique(folds)))
+    cv["fold_strata"] = FOLD_STRATA
     card = build_card(
         name=os.path.basename(os.path.normpath(args.output)), features=names, feature_set=args.features,
         calculators=[c.key for c in calcs], frames=args.frames, dense=args.dense, calibration=(a, b), cv=cv,

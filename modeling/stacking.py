@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Stacker", "family_columns", "expert_columns", "expert_rows", "only_columns", "fit_stacker",
+__all__ = ["STACK_BALANCE", "Stacker", "family_columns", "expert_columns", "expert_rows", "only_columns", "fit_stacker",
            "merge_experts", "stacked_cv", "stacked_fold_models"]
 
 
@@ -164,14 +164,17 @@ def _expert_fold_models(Xe, y, folds, rows, *, feature_names, params, rounds, we
 
 def stacked_cv(X: np.ndarray, y, groups, *, feature_names, n_folds: int = 5, seed: int = 0, threads: int = 1,
                rounds: int | None = None, params: dict | None = None, weights=None, experts: str = "families",
-               kinds=None):
+               kinds=None, balance: str = "kinds"):
     """Grouped CV of the experts (:func:`expert_columns`) and their stacker, then the merged final model.
 
     Like :func:`modeling.training.train_cv`, plus the :class:`Stacker`. Each expert's out-of-fold margins come
     from models that did not see the row's group; the stacker is fitted on them, and the out-of-fold margin
     of a row is the stacker applied to its experts' out-of-fold margins. ``weights`` weigh the experts' rows;
-    with ``kinds`` (each row's :func:`modeling.training.fake_kind`) the stacker weighs each kind of fake alike
+    with ``kinds`` (each row's :func:`modeling.training.fake_kind`) the folds spread the collected fakes'
+    sources (:func:`modeling.training.grouped_folds`) and the stacker weighs each kind of fake alike
     (how the experts combine is not decided by the most numerous synthetic kind), else it uses ``weights``.
+    ``balance="origin"``: the stacker weighs the synthetic fakes together as one kind, so the collected
+    fakes (the real generators the pool holds) weigh half the fakes instead of one kind in seven.
     Returns ``(booster, oof_raw, folds, params, stacker)``.
     """
     from .calibration import balanced_weights
@@ -179,7 +182,7 @@ def stacked_cv(X: np.ndarray, y, groups, *, feature_names, n_folds: int = 5, see
 
     rounds = rounds or NUM_ROUNDS
     y = np.asarray(y, dtype=np.float64)
-    folds = grouped_folds(groups, y, n_folds=n_folds, seed=seed)
+    folds = grouped_folds(groups, y, n_folds=n_folds, seed=seed, kinds=kinds)
     params = resolve_params(len(y), seed, threads, params)
     cols_of = expert_columns(feature_names, experts)
     rows_of = expert_rows(list(cols_of), kinds)
@@ -198,10 +201,19 @@ def stacked_cv(X: np.ndarray, y, groups, *, feature_names, n_folds: int = 5, see
         finals.append(final_model(Xe[sel], y[sel], feature_names=feature_names, params=params, rounds=rounds,
                                   weights=None if weights is None else np.asarray(weights)[sel]))
     ok = np.isfinite(Z).all(axis=1)
-    sw = balanced_weights(y, kinds) if kinds is not None else weights
+    if balance not in STACK_BALANCE:
+        raise ValueError(f"unknown stacker balance {balance!r} (choose from {', '.join(STACK_BALANCE)})")
+    if kinds is not None and balance == "origin":
+        sw = balanced_weights(y, [k if k in ("real", "collected") else "synthetic" for k in kinds])
+    else:
+        sw = balanced_weights(y, kinds) if kinds is not None else weights
     coef, intercept = fit_stacker(Z[ok], y[ok], weights=None if sw is None else np.asarray(sw)[ok])
     stacker = Stacker(list(cols_of), coef.tolist(), intercept)
     return merge_experts(finals, coef, intercept), Z @ coef + intercept, folds, params, stacker
+
+
+#: how :func:`stacked_cv`'s stacker weighs the fakes (``train.py --stack-balance``)
+STACK_BALANCE = ("kinds", "origin")
 
 
 def stacked_fold_models(X: np.ndarray, y, folds, *, feature_names, params: dict, rounds: int, stacker: Stacker,

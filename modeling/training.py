@@ -12,7 +12,8 @@ from . import metrics
 from .calibration import apply_platt, balanced_weights
 
 __all__ = ["DEFAULT_PARAMS", "NUM_ROUNDS", "WEIGHTS", "feature_matrix", "grouped_folds", "fake_kind",
-           "training_weights", "resolve_params", "final_model", "fold_models", "train_cv", "cv_report", "per_video"]
+           "training_weights", "resolve_params", "final_model", "fold_models", "train_cv", "cv_report", "per_video",
+           "FOLD_STRATA"]
 
 DEFAULT_PARAMS = {
     "objective": "binary",
@@ -43,34 +44,48 @@ def feature_matrix(rows: list[dict], names: list[str] | None = None) -> tuple[np
     return X, list(names)
 
 
-def grouped_folds(groups, labels, *, n_folds: int = 5, seed: int = 0) -> np.ndarray:
+def grouped_folds(groups, labels, *, n_folds: int = 5, seed: int = 0, kinds=None) -> np.ndarray:
     """Fold number per row; every group lies in exactly one fold.
 
     Groups are shuffled (seeded), then each is placed in the fold that has the
-    fewest rows of its majority label so far, which keeps both classes in each
-    fold when the groups allow it.
+    fewest rows of its majority stratum so far, which keeps both classes in each
+    fold when the groups allow it. The strata are the labels; with ``kinds`` (each
+    row's :func:`fake_kind`) the collected fakes are a stratum of their own, so the
+    sources of collected fakes spread over the folds instead of sharing one. Without
+    that, the two largest generators of the pool (AniTalker, EDTalk) fell in the
+    same fold, and an expert of the collected fakes was scored out of fold only on
+    generators held out together with their nearest kin, so the stacker gave it
+    weight 0 (docs/paired-analysis.md section 6).
     """
     groups = np.asarray(groups)
-    labels = np.asarray(labels)
+    strata = np.asarray(labels).astype(int)
+    if kinds is not None:
+        strata = np.where(np.asarray(kinds, dtype=object) == "collected", 2, strata)
     uniq = np.unique(groups)
     n_folds = int(max(2, min(n_folds, len(uniq))))
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(uniq))
     sizes = {g: (groups == g).sum() for g in uniq}
     order = sorted(order, key=lambda i: -sizes[uniq[i]])  # big groups first, ties in random order
-    counts = np.zeros((n_folds, 2))
+    counts = np.zeros((n_folds, 3))
     fold_of = {}
     for i in order:
         g = uniq[i]
-        m = labels[groups == g]
-        fake_share = m.mean() if m.size else 0.5
-        cls = int(fake_share >= 0.5)
+        m = strata[groups == g]
+        n_per = np.bincount(m, minlength=3)
+        if kinds is None:  # the label majority, a tie going to the fakes (as before kinds existed)
+            cls = int(n_per[1] >= n_per[0])
+        else:
+            cls = int(2 - np.argmax(n_per[::-1]))  # ties go to the collected fakes, then the other fakes
         f = int(np.lexsort((counts.sum(1), counts[:, cls]))[0])
         fold_of[g] = f
-        counts[f, 1] += m.sum()
-        counts[f, 0] += m.size - m.sum()
+        counts[f] += n_per
     return np.array([fold_of[g] for g in groups])
 
+
+#: how :func:`train_cv` and :func:`modeling.stacking.stacked_cv` stratify their folds (``kinds`` given), as
+#: the card's ``cv.fold_strata`` records it; a card without it used the labels alone
+FOLD_STRATA = "labels, collected fakes apart"
 
 #: row-weighting schemes of ``train.py --weights``
 WEIGHTS = ("none", "kinds")
@@ -110,15 +125,16 @@ def resolve_params(n_rows: int, seed: int, threads: int, overrides: dict | None 
 
 
 def train_cv(X: np.ndarray, y: np.ndarray, groups, *, feature_names, n_folds: int = 5, seed: int = 0,
-             threads: int = 1, rounds: int = NUM_ROUNDS, params: dict | None = None, weights=None):
+             threads: int = 1, rounds: int = NUM_ROUNDS, params: dict | None = None, weights=None, kinds=None):
     """Grouped cross-validation, then a final model on all rows.
 
     ``params`` override :data:`DEFAULT_PARAMS`; ``weights`` (one per row, optional) weight the rows'
-    losses. Returns ``(booster, oof_raw, folds, params)``; ``oof_raw`` holds each row's margin from the
+    losses; ``kinds`` (optional) spread the collected fakes' sources over the folds (:func:`grouped_folds`).
+    Returns ``(booster, oof_raw, folds, params)``; ``oof_raw`` holds each row's margin from the
     model that did not see its group.
     """
     y = np.asarray(y, dtype=np.float64)
-    folds = grouped_folds(groups, y, n_folds=n_folds, seed=seed)
+    folds = grouped_folds(groups, y, n_folds=n_folds, seed=seed, kinds=kinds)
     params = resolve_params(len(y), seed, threads, params)
     oof = np.full(len(y), np.nan)
     for f, b in fold_models(X, y, folds, feature_names=feature_names, params=params, rounds=rounds,

@@ -128,3 +128,27 @@ def test_collected_expert_without_collected_fakes_is_a_clear_error():
     kinds = ["real" if v == 0 else "selfblend" for v in y]  # only synthetic fakes
     with pytest.raises(ValueError, match="no fake rows"):
         stacked_cv(X, y, groups, feature_names=NAMES, n_folds=4, experts="all,temporal@collected", kinds=kinds)
+
+
+def test_origin_balance_gives_the_collected_fakes_expert_more_weight():
+    """Three synthetic kinds carry a spectral cue, the collected fakes a temporal one. Weighing each kind alike,
+    the collected fakes are one kind of four; with ``balance="origin"`` they are half the fakes, so the stacker
+    leans more on the expert that finds them."""
+    rng = np.random.default_rng(5)
+    kinds = np.array(["real"] * 160 + ["selfblend"] * 80 + ["swap"] * 80 + ["generator"] * 80 + ["collected"] * 60,
+                     dtype=object)
+    y = (kinds != "real").astype(float)
+    X = rng.normal(size=(len(y), 4))
+    synthetic = np.isin(kinds, ["selfblend", "swap", "generator"])
+    X[synthetic, 0] += 1.5
+    X[kinds == "collected", 2] += 1.5
+    groups = np.arange(len(y)) // 4
+    ratio = {}
+    for balance in ("kinds", "origin"):
+        _, _, _, _, st = stacked_cv(X, y, groups, feature_names=NAMES, n_folds=4, seed=0, rounds=30,
+                                    experts="spectral,temporal@collected", kinds=list(kinds), balance=balance)
+        ratio[balance] = st.coef[1] / max(st.coef[0], 1e-9)
+    assert ratio["origin"] > 1.2 * ratio["kinds"]
+    with pytest.raises(ValueError, match="balance"):
+        stacked_cv(X, y, groups, feature_names=NAMES, n_folds=4, rounds=5, experts="spectral,temporal@collected",
+                   kinds=list(kinds), balance="sources")

@@ -74,3 +74,28 @@ def test_train_cv_uses_the_row_weights():
     _, heavy, _, _ = train_cv(X, y, groups, feature_names=names, n_folds=4, seed=1, rounds=30,
                               weights=np.where(y == 1, 10.0, 1.0))
     assert np.mean(heavy) > np.mean(plain) + 0.5
+
+
+def test_grouped_folds_spread_the_collected_fakes_sources_when_given_kinds():
+    """Real sources of unequal size whose synthetic fakes outnumber their reals, then two big generators
+    (g0, g1: collected fakes): by the labels alone both generators go to the fold with the fewest fakes, the
+    same one (the pool's AniTalker and EDTalk did); with kinds, each source of collected fakes goes to the
+    fold with the fewest collected fakes."""
+    groups, y, kinds = [], [], []
+    for s, n in enumerate((120, 90, 90, 90, 30)):  # a third reals, two thirds synthetic fakes
+        groups += [f"r{s}"] * n
+        y += [0] * (n // 3) + [1] * (n - n // 3)
+        kinds += ["real"] * (n // 3) + ["selfblend"] * (n - n // 3)
+    for g, n in (("g0", 40), ("g1", 38), ("g2", 3)):
+        groups += [g] * n
+        y += [1] * n
+        kinds += ["collected"] * n
+    groups, y = np.array(groups), np.array(y, float)
+    by_label = grouped_folds(groups, y, n_folds=5, seed=0)
+    assert by_label[groups == "g0"][0] == by_label[groups == "g1"][0]
+    by_kind = grouped_folds(groups, y, n_folds=5, seed=0, kinds=kinds)
+    assert len({by_kind[groups == g][0] for g in ("g0", "g1", "g2")}) == 3
+    for g in np.unique(groups):
+        assert len(set(by_kind[groups == g])) == 1
+    for f in np.unique(by_kind):
+        assert set(y[by_kind == f]) == {0.0, 1.0}
