@@ -76,6 +76,9 @@ def evaluate_model(model_dir: str, records, rows_by_path: dict, reliab: dict, or
     for d in sorted(set(ds)):
         sel = ds == d
         out["per_dataset"][d] = subset_figures(y[sel], prob[sel], groups[sel], clip=clip)
+    older = np.char.startswith(ds.astype(str), "FF++") | (ds == "UADFV")  # the labelled clips before 2026-12-02
+    if older.any():
+        out["FF++ and UADFV"] = subset_figures(y[older], prob[older], groups[older], clip=clip)
     # the DeepFaceLive pairs: fake against its own original (a tie counts half)
     diffs = np.array([by_path[p]["_prob"] - by_path[originals[p]]["_prob"] for p in scored
                       if rec_by_path[p].dataset == DFL and originals.get(p) in by_path])
@@ -149,6 +152,10 @@ def main(argv=None) -> int:
             if "auc" in s:
                 print(f"   {d:<45} AUC {s['auc']:.3f} [{s['auc_ci95'][0]:.2f}, {s['auc_ci95'][1]:.2f}] "
                       f"log loss {s['log_loss']:.3f} ({s['constant_log_loss']:.3f})  n={s['n']}")
+        if "auc" in res.get("FF++ and UADFV", {}):
+            s = res["FF++ and UADFV"]
+            print(f"   {'FF++ and UADFV (the older clips)':<45} AUC {s['auc']:.3f} [{s['auc_ci95'][0]:.2f}, "
+                  f"{s['auc_ci95'][1]:.2f}] log loss {s['log_loss']:.3f} ({s['constant_log_loss']:.3f})  n={s['n']}")
         print("   AUC by reliability:", {k: (round(v["auc"], 3) if "auc" in v else None, v["n"])
                                           for k, v in res["auc_by_reliability"].items()})
     with open(args.out, "w") as f:
