@@ -59,16 +59,17 @@ PATHS = {
 #: difference moves a coefficient across it, so they move in steps and are compared apart, as "counts"
 COUNT_COLUMNS = ("dct_zero",)
 #: allowed |now - recorded| / (column's spread), per family and for the counts. Largest spread measured between the
-#: paths above on 2026-12-02 (golden_variation.json, a 2-vCPU Intel Xeon with AVX-512): blending 3.4e-5,
-#: quality 2.1e-6, spectral 5.2e-6, temporal 2.0e-5, wavelet 4.7e-5, counts 5.4e-3; about 5x that, and at least
-#: 1e-4 of a spread
+#: paths above on 2026-12-03 (golden_variation.json, a 2-vCPU Intel Xeon with AVX-512, the model with `context`):
+#: blending 2.7e-5, quality 1.4e-6, spectral 6.6e-6, temporal 2.1e-5, wavelet 4.9e-5, context 1e-16, counts 5.8e-3;
+#: about 5x that, and at least 1e-4 of a spread
 #: (a real change of a feature moves it by a percent of its spread or more)
 TOLERANCE = {"blending": 2e-4, "quality": 1e-4, "spectral": 1e-4, "temporal": 1e-4, "wavelet": 3e-4,
-             "counts": 3e-2}
+             "context": 1e-4, "counts": 3e-2}
 #: allowed |now - recorded| of P(fake) under another BLAS kernel than the recording's: the paths above differ by at
-#: most 0.0040, all of it from OpenBLAS's kernel (numpy's and OpenCV's SIMD paths alone change no P(fake) at all);
-#: a real change of one family's features moves a golden clip's P(fake) by several hundredths
-LABEL_TOLERANCE = 0.01
+#: most 0.0052 (2026-12-03; 0.0040 with the previous model), all of it from OpenBLAS's kernel (numpy's and OpenCV's
+#: SIMD paths alone change no P(fake) at all); a real change of one family's features moves a golden clip's P(fake)
+#: by several hundredths
+LABEL_TOLERANCE = 0.015
 #: allowed |now - recorded| of P(fake) under the recording's own BLAS kernel (measured: 0.0)
 LABEL_TOLERANCE_SAME_BLAS = 1e-6
 #: a column whose training spread is this small (constant columns) is compared at this absolute scale

@@ -110,8 +110,8 @@ def test_shipped_default_model_is_verified_and_knows_its_training_clips():
     assert not m.unverified
     # the shipped card records its scoring settings' hashes too, so editing its calibration is caught
     assert {"calibration", "training.stacker"} <= set(m.card["integrity"]["scoring"])
-    # every training video (101 redistributable reals + 36 generated clips) is known by its content hash
-    assert len(training_hashes(m.card)) == m.card["training"]["n_videos"] == 137
+    # every training video (104 redistributable reals + 52 generated clips) is known by its content hash
+    assert len(training_hashes(m.card)) == m.card["training"]["n_videos"] == 156
 
 
 def test_no_pickle_or_joblib_load_in_the_code():
