@@ -152,24 +152,17 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=os.path.join(HERE, "pool_transfer.json"))
     args = ap.parse_args(argv)
 
-    from cli.train import args_from_card, training_inputs
+    from card_pool import CardPool
     from dataformats import read_labels
     from modeling.metrics import roc_auc
     from modeling.stacking import family_columns, only_columns
     from modeling.training import NUM_ROUNDS, feature_matrix, final_model, per_video, resolve_params
     from paired_columns import paired_pairs
-    from pipeline.batch import extract_table
 
-    with open(os.path.join(args.model, "model_card.json")) as f:
-        card = json.load(f)
-    targs = args_from_card(card)
-    if args.features:
-        targs.features = args.features
-    calcs, records, fakes, augment, donors = training_inputs(targs)
+    pool = CardPool(args.model, features=args.features, cache=args.cache, workers=args.workers)
+    card, targs = pool.card, pool.args
     t0 = time.time()
-    rows, failures = extract_table(records, calculators=calcs, frames=targs.frames, dense=targs.dense, device="cpu",
-                                   seed=targs.seed, cache_dir=args.cache or None, workers=args.workers, fakes=fakes,
-                                   augment=augment, donors=donors, rows=targs.rows, log=lambda *a: None)
+    rows, failures = pool.rows()
     X, names = feature_matrix(rows)
     y = np.array([r["_label"] for r in rows], float)
     out = {"what": __doc__.split("\n\n")[0].strip(), "pool_from": card["training"]["command"],
@@ -184,9 +177,7 @@ def main(argv=None) -> int:
         out["loro"] = loro_part(X, y, rows, names, stacker, args.workers)
     if "families" in parts:
         recs = [r for r in read_labels(os.path.join(SHARED, "labelled")) if r.label is not None]
-        lab, _ = extract_table(recs, calculators=calcs, frames=targs.frames, dense=targs.dense, device="cpu",
-                               seed=targs.seed, cache_dir=args.cache or None, workers=args.workers, rows=targs.rows,
-                               log=lambda *a: None)
+        lab, _ = pool.table(recs)
         L = np.array([[float(r.get(n, np.nan)) for n in names] for r in lab])
         pairs = [(os.path.join(SHARED, f), os.path.join(SHARED, o))
                  for ds, f, o in paired_pairs(os.path.join(SHARED, "manifest.csv")) if "DeepFaceLive" in ds]

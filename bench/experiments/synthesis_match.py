@@ -91,27 +91,18 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=os.path.join(HERE, "synthesis_match.json"))
     args = ap.parse_args(argv)
 
-    from cli.train import args_from_card, training_inputs
+    from card_pool import CardPool
     from dataformats import read_labels
     from features.registry import family_of
-    from pipeline.batch import extract_table
 
-    with open(os.path.join(args.model, "model_card.json")) as f:
-        card = json.load(f)
-    targs = args_from_card(card)
-    if args.features:
-        targs.features = args.features
-    calcs, records, fakes, augment, donors = training_inputs(targs)
+    cp = CardPool(args.model, features=args.features, cache=args.cache, workers=args.workers)
+    card, targs = cp.card, cp.args
     t0 = time.time()
-    pool, fail_pool = extract_table(records, calculators=calcs, frames=targs.frames, dense=targs.dense, device="cpu",
-                                    seed=targs.seed, cache_dir=args.cache or None, workers=args.workers, fakes=fakes,
-                                    augment=augment, donors=donors, rows="video", log=lambda *a: None)
+    pool, fail_pool = cp.rows(rows="video")
     pairs = paired_pairs(os.path.join(SHARED, "manifest.csv"))
     wanted = {p for _, f, o in pairs for p in (f, o)}
     recs = [r for r in read_labels(SHARED) if os.path.relpath(r.path, SHARED) in wanted]
-    lab, fail_lab = extract_table(recs, calculators=calcs, frames=targs.frames, dense=targs.dense, device="cpu",
-                                  seed=targs.seed, cache_dir=args.cache or None, workers=args.workers, rows="video",
-                                  log=lambda *a: None)
+    lab, fail_lab = cp.table(recs, rows="video")
     seconds = time.time() - t0
     cols = sorted({c for r in lab for c in r if not c.startswith("_")} & {c for r in pool for c in r
                                                                          if not c.startswith("_")})
