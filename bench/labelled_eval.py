@@ -84,18 +84,29 @@ def evaluate_model(model_dir: str, records, rows_by_path: dict, reliab: dict, or
                       if rec_by_path[p].dataset == DFL and originals.get(p) in by_path])
     out["dfl_pairs_fake_above"] = {"wins": float((diffs > 0).sum() + 0.5 * (diffs == 0).sum()),
                                    "pairs": int(len(diffs))}
-    # AUC by reliability band
     rel = np.array([reliab.get(p, np.nan) for p in scored])
-    bands = {}
+    out["auc_by_reliability"] = reliability_bands(y, prob, rel)
+    return out
+
+
+def reliability_bands(y, prob, rel, *, groups=None, bands=BANDS) -> dict:
+    """AUC of the rows in each reliability band (``(lo, hi)`` pairs, default :data:`BANDS`:
+    ``{"0.9-1.0": {n, n_fake, auc}, ...}``), with a bootstrap 95 % interval resampled by ``groups`` when
+    they are given."""
     from modeling import metrics
 
-    for lo, hi in BANDS:
+    y, prob, rel = np.asarray(y), np.asarray(prob, float), np.asarray(rel, float)
+    out = {}
+    for lo, hi in bands:
         sel = (rel >= lo) & (rel < hi)
         name = f"{lo:.1f}-{min(hi, 1.0):.1f}"
-        bands[name] = {"n": int(sel.sum()), "n_fake": int(y[sel].sum())}
+        out[name] = {"n": int(sel.sum()), "n_fake": int(y[sel].sum())}
         if 0 < y[sel].sum() < sel.sum():
-            bands[name]["auc"] = metrics.roc_auc(y[sel], prob[sel])
-    out["auc_by_reliability"] = bands
+            out[name]["auc"] = metrics.roc_auc(y[sel], prob[sel])
+            if groups is not None:
+                ci = metrics.bootstrap_auc_ci(y[sel], prob[sel], n_boot=2000, seed=0,
+                                              groups=np.asarray(groups)[sel])
+                out[name]["auc_ci95"] = [ci.lo, ci.hi]
     return out
 
 

@@ -26,3 +26,21 @@ def test_a_perfect_ranking_scores_auc_one_and_beats_the_constant():
     assert fig["auc"] == 1.0 and fig["auc_ci95"][0] == 1.0
     assert fig["log_loss"] < fig["constant_log_loss"]
     assert fig["n"] == 20 and fig["n_fake"] == 10
+
+
+def test_reliability_bands_split_rows_by_value_and_score_each_band_alone():
+    from labelled_eval import reliability_bands
+
+    # the top band ranks perfectly, the bottom band backwards; a row at exactly 0.9 or 1.0 is in the top band
+    y = np.array([1, 0, 1, 0, 1, 0, 1, 0])
+    p = np.array([0.9, 0.1, 0.8, 0.2, 0.3, 0.7, 0.5, 0.5])
+    rel = np.array([1.0, 0.9, 0.95, 0.92, 0.1, 0.2, 0.6, 0.7])
+    bands = reliability_bands(y, p, rel, groups=np.arange(8))
+    assert bands["0.9-1.0"]["n"] == 4 and bands["0.9-1.0"]["auc"] == 1.0
+    assert bands["0.0-0.5"]["n"] == 2 and bands["0.0-0.5"]["auc"] == 0.0
+    assert bands["0.5-0.9"]["auc"] == 0.5  # a tie counts half
+    assert bands["0.9-1.0"]["auc_ci95"] == [1.0, 1.0]
+    merged = reliability_bands(y, p, rel, bands=((0.5, 1.01),))
+    assert list(merged) == ["0.5-1.0"] and merged["0.5-1.0"]["n"] == 6 and "auc_ci95" not in merged["0.5-1.0"]
+    # a band with one class only has no AUC
+    assert "auc" not in reliability_bands(y[:1], p[:1], rel[:1])["0.9-1.0"]
