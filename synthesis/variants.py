@@ -18,6 +18,9 @@ A variant name is ``BASE[#N][:REGION]`` followed by any number of
                                 face rendered at 128-320 px and upsampled, colour-matched by
                                 Reinhard transfer in Lab, blended on an eroded, feathered
                                 landmark hull (needs ``donor=``)
+``rswap[:REGION]``              ``dfswap``'s rendered, colour-matched face merged through ``swap``'s
+                                mask family instead of the hull (the same draw otherwise; needs
+                                ``donor=``)
 ``generator[:REGION]``          the face (region) re-rendered at 64-256 px, smoothed or not,
                                 upsampled bilinearly or with a transposed-convolution checkerboard
 ``+reencode``                   half the time resampled down-up by 0.35-0.75, then JPEG q35-90
@@ -68,9 +71,9 @@ __all__ = [
 #: (``+reencode``: half the time resampled down and up by 0.35-0.75, then JPEG at quality 35-90)
 VARIANTS = ("orig", "selfblend", "orig+reencode", "selfblend+reencode")
 #: variant bases; all but ``orig`` are synthetic fakes
-BASES = ("orig", "selfblend", "swap", "dfswap", "generator")
+BASES = ("orig", "selfblend", "swap", "dfswap", "rswap", "generator")
 #: bases that blend in another identity's face from the donor bank
-DONOR_BASES = ("swap", "dfswap")
+DONOR_BASES = ("swap", "dfswap", "rswap")
 #: augmentation names (``perturb`` takes ``:KIND``)
 AUGMENTATIONS = ("reencode", "h264", "perturb")
 #: version of every variant outside :data:`VARIANTS`; bump it when their output changes, so that
@@ -156,7 +159,7 @@ def synthetic_method(variant: str) -> str | None:
 
 
 def needs_donor(variant: str) -> bool:
-    """True when :func:`variant_frames` needs ``donor=`` (``swap`` and ``dfswap`` variants)."""
+    """True when :func:`variant_frames` needs ``donor=`` (``swap``, ``dfswap`` and ``rswap`` variants)."""
     return parse_variant(variant).base in DONOR_BASES
 
 
@@ -271,7 +274,7 @@ def _fake(spec: VariantSpec, frames, boxes, landmarks, seed, donor):
     from .donors import swap_frames
 
     return swap_frames(frames, boxes, landmarks, donor, seed=seed, region=spec.region or "face",
-                       style="dfl" if spec.base == "dfswap" else "blend")
+                       style={"dfswap": "dfl", "rswap": "rendered"}.get(spec.base, "blend"))
 
 
 def variant_frames(frames: np.ndarray, dense: np.ndarray | None, variant: str, *, boxes: np.ndarray,

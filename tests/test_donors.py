@@ -15,6 +15,8 @@ from synthesis.donors import (
     match_donor_frames,
     normalise_landmarks,
     sample_dfl_params,
+    sample_rendered_swap_params,
+    sample_swap_params,
     save_donor,
     similarity_transform,
     swap_frames,
@@ -247,6 +249,29 @@ def test_dfl_style_swap_renders_the_donor_at_low_resolution(donor):
         assert np.array_equal(again.frames, out.frames)
     with pytest.raises(ValueError):
         swap_frames(frames, boxes, lms, donor, seed=0, style="deepfacelab")
+
+
+def test_rendered_swap_is_the_dfl_draw_merged_through_the_swap_masks(donor):
+    """``rswap``: the same draw as ``dfswap`` (render, smoothing, Lab transfer) but the mask family, erosion,
+    feather and ratio that ``swap`` draws from the same seed; so it differs from ``dfswap`` exactly where the
+    merge does."""
+    for seed in range(6):
+        r = sample_rendered_swap_params(np.random.default_rng(seed))
+        d = sample_dfl_params(np.random.default_rng(seed))
+        s = sample_swap_params(np.random.default_rng(seed))
+        assert r["render"] == d["render"] and r["space"] == d["space"] == "lab" and r["strength"] == d["strength"]
+        assert all(r[k] == s[k] for k in ("mask", "scale", "ratio", "feather"))
+        assert all(np.array_equal(r[k], d[k]) for k in d if k not in ("mask", "scale", "ratio", "feather"))
+    big = np.array([40.0, 10.0, 280.0, 230.0])
+    lm = (LANDMARKS - BOX[:2]) * 2.4 + big[:2]
+    frames = np.repeat(target_frame(7)[None], 2, 0)
+    boxes, lms = np.repeat(big[None], 2, 0), np.repeat(lm[None], 2, 0)
+    out = swap_frames(frames, boxes, lms, donor, seed=3, style="rendered")
+    assert np.array_equal(out.frames[out.masks == 0], frames[out.masks == 0])
+    assert (out.masks > 0.5).sum() > 2000
+    dfl = swap_frames(frames, boxes, lms, donor, seed=3, style="dfl")
+    assert not np.array_equal(out.masks, dfl.masks)  # another merge
+    assert np.array_equal(swap_frames(frames, boxes, lms, donor, seed=3, style="rendered").frames, out.frames)
 
 
 def test_swap_needs_a_donor():

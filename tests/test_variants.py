@@ -78,7 +78,8 @@ def test_labels_methods_and_donors():
     assert synthetic_method("orig+reencode") is None
     assert synthetic_method("selfblend#3+h264") == "selfblend"
     assert synthetic_method("generator:lower+reencode") == "generator:lower"
-    assert needs_donor("swap:eyes+h264") and needs_donor("dfswap+h264") and not needs_donor("selfblend")
+    assert needs_donor("swap:eyes+h264") and needs_donor("dfswap+h264") and needs_donor("rswap")
+    assert not needs_donor("selfblend")
 
 
 def test_original_variants_are_unchanged(video):
@@ -103,7 +104,8 @@ def test_original_variants_are_unchanged(video):
 
 
 @pytest.mark.parametrize("variant", ["orig", "selfblend", "selfblend#2:lower", "selfblend:eyes", "selfblend:face",
-                                     "generator", "generator:lower", "swap", "swap:eyes", "dfswap"])
+                                     "generator", "generator:lower", "swap", "swap:eyes", "dfswap",
+                                     "rswap"])
 def test_masks_are_the_truth_of_every_variant(video, donor, variant):
     f, d, kw = video["frames"], video["dense"], video["kw"]
     res = variant_frames(f, d, variant, donor=donor, return_masks=True, **kw)
