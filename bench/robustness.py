@@ -3,8 +3,9 @@
 
     python bench/robustness.py --model DIR [DIR ...] --data ../shared/data/labelled [--kinds all,pairs]
 
-Writes perturbed copies under ``--work`` (default ``.cache/robustness``), extracts every family's features of
-each copy once through the feature cache (so a second model, or a rerun, costs no decoding), and writes
+Writes perturbed copies under ``--work`` (default ``.cache/robustness``), extracts the features of
+each copy once through the feature cache (the models' calculators and the reliability rule's: a second model
+with the same calculators, or a rerun, costs no decoding), and writes
 ``DIR/robustness.json`` for each model (shown by ``python report.py DIR``): AUC with a bootstrap interval,
 log loss and their change from clean, per perturbation. A video is scored as ``evaluate.py`` scores it
 (its primary face track, its rows' mean raw score, the model's calibration).
@@ -27,7 +28,6 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
 from dataformats import read_labels  # noqa: E402
-from features.registry import select  # noqa: E402
 from modeling.detector import DetectorModel, update_card  # noqa: E402
 from modeling.reliability import LIMITS  # noqa: E402
 from pipeline.batch import extract_table, parallel_map  # noqa: E402
@@ -59,6 +59,19 @@ def make_copy(item):
 
 #: the CRF at which the clean copy and every perturbation without a codec step of its own are encoded
 CLEAN_CRF = 18
+
+
+def scoring_calculators(models) -> list:
+    """The calculators every model named uses, plus the reliability rule's (:func:`reliability_bins` reads
+    them), each once. Not ``select("all")``: that set leaves out families outside ``all`` (``context``), which
+    would score such a model with those columns missing, and holds ``prnu``, which costs the most and no
+    shipped model uses."""
+    from features.registry import all_calculators
+    from modeling.reliability import RELIABILITY_CALCULATORS
+
+    by_key = {c.key: c for c in all_calculators()}
+    keys = [k for m in models for k in m.card["calculators"]] + list(RELIABILITY_CALCULATORS)
+    return [by_key[k] for k in dict.fromkeys(keys)]
 
 
 def _probs(model: DetectorModel, rows: list[dict]) -> dict:
@@ -146,7 +159,7 @@ def main(argv=None) -> int:
     origin = {c.path: r.path for k in made for c, r in zip(copies[k], records)}
     sets = {"clean": records, **{k: [c for c in copies[k] if c.path not in failed] for k in made}}
     everything = [r for rs in sets.values() for r in rs]
-    calcs = select("all")  # every family once, so any model can be scored from the cache
+    calcs = scoring_calculators(models.values())
     per_rows = {}
     for rows_kind in sorted({m.rows for m in models.values()}):
         table, failures = extract_table(everything, calculators=calcs, frames=frames, dense=dense, device="cpu",
