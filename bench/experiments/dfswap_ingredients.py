@@ -43,7 +43,6 @@ ROOT = os.path.dirname(BENCH)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, BENCH)
 sys.path.insert(0, HERE)
-SHARED = os.path.normpath(os.path.join(ROOT, "..", "shared", "data"))
 
 RECIPES = ("dfswap", "-render", "-smooth", "-lab", "-hull")
 
@@ -102,18 +101,14 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from card_pool import CardPool
-    from dataformats import read_labels
-    from paired_columns import MIN_PAIRS, paired_pairs
-    from synthesis_match import agreement, pair_medians
+    from synthesis_match import agreement, agreement_line, pair_medians, real_medians, real_pair_rows
 
     cp = CardPool(args.model, cache=args.cache, workers=args.workers)
     reals = sorted((r for r in cp.records if r.label == 0), key=lambda r: r.path)[::args.every]
     t0 = time.time()
     cached, _ = cp.table(reals, rows="video", synthetic=True)  # orig and the shipped dfswap, from the cache
     by = {(os.path.normpath(r["_path"]), r["_variant"]): r for r in cached}
-    pairs = paired_pairs(os.path.join(SHARED, "manifest.csv"))
-    wanted = {p for _, f, o in pairs for p in (f, o)}
-    lab, _ = cp.table([r for r in read_labels(SHARED) if os.path.relpath(r.path, SHARED) in wanted], rows="video")
+    pairs, lab, _ = real_pair_rows(cp)
     t_cache = time.time() - t0
 
     variants = ("dfswap",) + tuple(f"dfswap@{k}" for k in RECIPES[1:])
@@ -131,12 +126,7 @@ def main(argv=None) -> int:
 
     cols = sorted({c for r in lab for c in r if not c.startswith("_")}
                   & {c for r in cached for c in r if not c.startswith("_")})
-    by_lab = {os.path.relpath(r["_path"], SHARED): r for r in lab}
-    real_pairs = defaultdict(list)
-    for ds, f, o in pairs:
-        if f in by_lab and o in by_lab:
-            real_pairs[ds].append((by_lab[f], by_lab[o]))
-    real = {ds: pair_medians(prs, cols) for ds, prs in sorted(real_pairs.items()) if len(prs) >= MIN_PAIRS}
+    real, real_counts = real_medians(pairs, lab, cols)
 
     recipe_pairs = defaultdict(list)
     check = []  # this harness's plain dfswap against the feature cache's copy: the same features
@@ -155,7 +145,7 @@ def main(argv=None) -> int:
            "reals": len(reals), "columns": len(cols), "seconds": {"cache": round(t_cache, 1),
                                                                   "extract": round(t_extract, 1)},
            "check_dfswap_vs_cache_max_abs_diff": max(check) if check else None,
-           "pairs": {k: len(v) for k, v in recipe_pairs.items()}, "real_pairs": {ds: len(real_pairs[ds]) for ds in real},
+           "pairs": {k: len(v) for k, v in recipe_pairs.items()}, "real_pairs": real_counts,
            "agreement": {}}
     for name in RECIPES:
         med = pair_medians(recipe_pairs[name], cols)
@@ -165,9 +155,7 @@ def main(argv=None) -> int:
     print(f"{len(reals)} reals, {len(cols)} columns; extraction {t_extract:.0f} s; dfswap against the cache: "
           f"max |diff| {out['check_dfswap_vs_cache_max_abs_diff']}")
     for name, per in out["agreement"].items():
-        print(f"  {name:9s} " + "  ".join(f"{ds[:14]}: rho {a.get('spearman_medians', float('nan')):+.2f}, same "
-                                         f"{a.get('same_direction', 0)}/{a.get('real_columns_p_below', 0)}, size "
-                                         f"x{a.get('median_size_ratio') or float('nan'):.2f}" for ds, a in per.items()))
+        print(agreement_line(name, per, width=9, digits=2))
     return 0
 
 

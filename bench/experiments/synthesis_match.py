@@ -81,6 +81,38 @@ def agreement(synthetic: dict, real: dict, *, alpha: float = 0.01) -> dict:
             "median_size_ratio": round(float(np.median(ratio)), 3) if ratio else None}
 
 
+def real_pair_rows(cp) -> tuple[list, list, dict]:
+    """``(pairs, rows, failures)``: the manifest's fake/original pairs (:func:`paired_columns.paired_pairs`) and
+    the feature rows of their clips, extracted as ``cp`` (a :class:`card_pool.CardPool`) extracts (the cache)."""
+    from dataformats import read_labels
+
+    pairs = paired_pairs(os.path.join(SHARED, "manifest.csv"))
+    wanted = {p for _, f, o in pairs for p in (f, o)}
+    rows, failures = cp.table([r for r in read_labels(SHARED) if os.path.relpath(r.path, SHARED) in wanted],
+                              rows="video")
+    return pairs, rows, failures
+
+
+def real_medians(pairs, rows, cols) -> tuple[dict, dict]:
+    """``(medians, counts)``: :func:`pair_medians` per real dataset with at least ``MIN_PAIRS`` pairs, and the
+    number of pairs each has."""
+    by_path = {os.path.relpath(r["_path"], SHARED): r for r in rows}
+    real_pairs = defaultdict(list)
+    for ds, f, o in pairs:
+        if f in by_path and o in by_path:
+            real_pairs[ds].append((by_path[f], by_path[o]))
+    real = {ds: pair_medians(prs, cols) for ds, prs in sorted(real_pairs.items()) if len(prs) >= MIN_PAIRS}
+    return real, {ds: len(real_pairs[ds]) for ds in real}
+
+
+def agreement_line(name: str, per: dict, *, width: int, digits: int) -> str:
+    """One printed line: ``name`` and, per real dataset, Spearman, same-direction count and size ratio."""
+    return f"  {name:{width}s} " + "  ".join(
+        f"{ds[:14]}: rho {a.get('spearman_medians', float('nan')):+.2f}, same {a.get('same_direction', 0)}/"
+        f"{a.get('real_columns_p_below', 0)}, size x{a.get('median_size_ratio') or float('nan'):.{digits}f}"
+        for ds, a in per.items())
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default=os.path.join(ROOT, "modeling", "default_model"),
@@ -92,27 +124,17 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from card_pool import CardPool
-    from dataformats import read_labels
     from features.registry import family_of
 
     cp = CardPool(args.model, features=args.features, cache=args.cache, workers=args.workers)
     card, targs = cp.card, cp.args
     t0 = time.time()
     pool, fail_pool = cp.rows(rows="video")
-    pairs = paired_pairs(os.path.join(SHARED, "manifest.csv"))
-    wanted = {p for _, f, o in pairs for p in (f, o)}
-    recs = [r for r in read_labels(SHARED) if os.path.relpath(r.path, SHARED) in wanted]
-    lab, fail_lab = cp.table(recs, rows="video")
+    pairs, lab, fail_lab = real_pair_rows(cp)
     seconds = time.time() - t0
     cols = sorted({c for r in lab for c in r if not c.startswith("_")} & {c for r in pool for c in r
                                                                          if not c.startswith("_")})
-
-    by_path = {os.path.relpath(r["_path"], SHARED): r for r in lab}
-    real_pairs = defaultdict(list)
-    for ds, f, o in pairs:
-        if f in by_path and o in by_path:
-            real_pairs[ds].append((by_path[f], by_path[o]))
-    real = {ds: pair_medians(prs, cols) for ds, prs in sorted(real_pairs.items()) if len(prs) >= MIN_PAIRS}
+    real, real_counts = real_medians(pairs, lab, cols)
 
     copies = {(r["_path"], r["_variant"]): r for r in pool}
     kinds = defaultdict(list)
@@ -128,7 +150,7 @@ def main(argv=None) -> int:
     out = {"what": __doc__.split("\n\n")[0].strip(), "pool_from": card["training"]["command"],
            "features": targs.features, "columns": len(cols), "extraction_seconds": round(seconds, 1),
            "failures": {"pool": dict(fail_pool), "labelled": dict(fail_lab)},
-           "real_pairs": {ds: len(real_pairs[ds]) for ds in real},
+           "real_pairs": real_counts,
            "synthetic_pairs": {k: len(v) for k, v in kinds.items()}, "agreement": {}, "per_family": {}}
     for k, s in synthetic.items():
         out["agreement"][k] = {ds: agreement(s, r) for ds, r in real.items()}
@@ -142,10 +164,7 @@ def main(argv=None) -> int:
     print(f"{len(cols)} columns; real pairs {out['real_pairs']}; synthetic pairs {out['synthetic_pairs']}; "
           f"{seconds:.0f} s")
     for k, per in out["agreement"].items():
-        print(f"  {k:18s} " + "  ".join(f"{ds[:14]}: rho {a.get('spearman_medians', float('nan')):+.2f}, same "
-                                          f"{a.get('same_direction', 0)}/{a.get('real_columns_p_below', 0)}, "
-                                          f"size x{a.get('median_size_ratio') or float('nan'):.1f}"
-                                          for ds, a in per.items()))
+        print(agreement_line(k, per, width=18, digits=1))
     return 0
 
 
