@@ -347,6 +347,11 @@ def sample_dfl_params(rng: np.random.Generator, *, region: str = "face") -> dict
     return p
 
 
+#: the keys of a swap draw that say how the face is merged (mask family, erosion, feather, blend ratio): what
+#: ``rswap`` takes from :func:`sample_swap_params` and ``dfswap`` draws its own way
+SWAP_MERGE_KEYS = ("mask", "scale", "ratio", "feather")
+
+
 def sample_rendered_swap_params(rng: np.random.Generator, *, region: str = "face") -> dict:
     """:func:`sample_dfl_params` merged as :func:`sample_swap_params` merges: the face rendered at 128-320 px,
     smoothed half the time and Reinhard-matched in L*a*b* as DeepFaceLab-style tools do, but blended through the
@@ -361,7 +366,7 @@ def sample_rendered_swap_params(rng: np.random.Generator, *, region: str = "face
 
     swap = sample_swap_params(copy.deepcopy(rng), region=region)  # the draw dfswap starts from
     p = sample_dfl_params(rng, region=region)
-    p.update({k: swap[k] for k in ("mask", "scale", "ratio", "feather")})
+    p.update({k: swap[k] for k in SWAP_MERGE_KEYS})
     return p
 
 

@@ -260,8 +260,9 @@ def test_rendered_swap_is_the_dfl_draw_merged_through_the_swap_masks(donor):
         d = sample_dfl_params(np.random.default_rng(seed))
         s = sample_swap_params(np.random.default_rng(seed))
         assert r["render"] == d["render"] and r["space"] == d["space"] == "lab" and r["strength"] == d["strength"]
-        assert all(r[k] == s[k] for k in ("mask", "scale", "ratio", "feather"))
-        assert all(np.array_equal(r[k], d[k]) for k in d if k not in ("mask", "scale", "ratio", "feather"))
+        merge = ("mask", "scale", "ratio", "feather")
+        assert all(r[k] == s[k] for k in merge)
+        assert all(np.array_equal(r[k], d[k]) for k in d if k not in merge)
     big = np.array([40.0, 10.0, 280.0, 230.0])
     lm = (LANDMARKS - BOX[:2]) * 2.4 + big[:2]
     frames = np.repeat(target_frame(7)[None], 2, 0)

@@ -16,7 +16,8 @@ so two recipes differ by that ingredient only:
 ``-render``     no low-resolution rendering (the donor crop at its own resolution)
 ``-smooth``     rendered at low resolution, never smoothed
 ``-lab``        ``swap``'s colour transfer (Lab or RGB, strength 0.6-1.0)
-``-hull``       ``swap``'s mask family, erosion, feather and blend ratio
+``-hull``       ``swap``'s mask family, erosion, feather and blend ratio: the ``rswap`` variant
+                (:func:`synthesis.donors.sample_rendered_swap_params`)
 ==============  ===============================================================================
 
 Each recipe's fakes are paired with their own real copy (``orig``, from the feature cache), and the paired
@@ -55,7 +56,8 @@ _CURRENT = {"recipe": "dfswap"}
 
 
 def _ablated_dfl_params(rng, *, region="face"):
-    """:func:`synthesis.donors.sample_dfl_params` with the current recipe's ingredient replaced by ``swap``'s draw."""
+    """:func:`synthesis.donors.sample_dfl_params` with the current recipe's ingredient replaced by ``swap``'s draw
+    (``-hull`` needs no patch: it is the ``rswap`` variant)."""
     swap = _donors.sample_swap_params(copy.deepcopy(rng), region=region)  # the draw dfswap starts from
     p = _ORIGINAL_DFL(rng, region=region)
     recipe = _CURRENT["recipe"]
@@ -65,8 +67,6 @@ def _ablated_dfl_params(rng, *, region="face"):
         p["render"] = dict(p["render"], smooth=0.0)
     elif recipe == "-lab":
         p.update(space=swap["space"], strength=swap["strength"])
-    elif recipe == "-hull":
-        p.update({k: swap[k] for k in ("mask", "scale", "ratio", "feather") if k in swap})
     return p
 
 
@@ -111,9 +111,12 @@ def main(argv=None) -> int:
     pairs, lab, _ = real_pair_rows(cp)
     t_cache = time.time() - t0
 
-    variants = ("dfswap",) + tuple(f"dfswap@{k}" for k in RECIPES[1:])
+    #: the variant that makes each recipe
+    variants = {"dfswap": "dfswap", "-render": "dfswap@-render", "-smooth": "dfswap@-smooth", "-lab": "dfswap@-lab",
+                "-hull": "rswap"}
+    recipe_of = {v: k for k, v in variants.items()}
     items = [(r.path, dict(calculators=cp.calcs, n_frames=cp.args.frames, dense=cp.args.dense, device="cpu",
-                           variants=variants, seed=cp.args.seed, donors=tuple(cp.donors), identity=r.group))
+                           variants=tuple(variants.values()), seed=cp.args.seed, donors=tuple(cp.donors), identity=r.group))
              for r in reals]
     t0 = time.time()
     made = {}
@@ -135,8 +138,7 @@ def main(argv=None) -> int:
         for variant, status, feats in res:
             if feats is None or twin is None or status not in ("ok", "partial"):
                 continue
-            name = variant.split("@", 1)[1] if "@" in variant else variant
-            recipe_pairs[name].append((feats, twin))
+            recipe_pairs[recipe_of[variant]].append((feats, twin))
             if variant == "dfswap" and (path, "dfswap") in by:
                 ref = by[(path, "dfswap")]
                 check.append(max(abs(float(feats[c]) - float(ref[c])) for c in cols
