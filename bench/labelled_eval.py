@@ -110,6 +110,27 @@ def reliability_bands(y, prob, rel, *, groups=None, bands=BANDS) -> dict:
     return out
 
 
+def labelled_records() -> list:
+    """The labelled clips of ``../shared/data/labelled`` (unlabelled ones left out), paths normalised."""
+    from dataformats import read_labels
+
+    records = [r for r in read_labels(os.path.join(SHARED, "labelled")) if r.label is not None]
+    for r in records:
+        r.path = os.path.normpath(r.path)
+    return records
+
+
+def card_rows(records, card: dict, *, cache: str, workers: int) -> tuple[list, dict]:
+    """``(rows, failures)``: the feature rows a model's ``card`` scores (its calculators, sampling and row
+    kind), as ``train.py --eval-data`` extracted them (so normally all from ``cache``)."""
+    from cli.common import calculators_by_key
+    from pipeline.batch import extract_table
+
+    return extract_table(records, calculators=calculators_by_key(card["calculators"]), frames=card["frames"],
+                         dense=card["dense"], device="cpu", seed=0, cache_dir=cache, workers=workers,
+                         rows=card.get("rows", "video"), log=lambda *a: None)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("models", nargs="+")
@@ -119,36 +140,29 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=os.path.join(HERE, "labelled_eval.json"))
     args = ap.parse_args(argv)
 
-    from dataformats import read_labels
-    from features.registry import all_calculators
+    from cli.common import calculators_by_key
     from modeling.detector import DetectorModel
     from modeling.reliability import RELIABILITY_CALCULATORS, reliability
     from pipeline.batch import extract_table
 
-    records = [r for r in read_labels(os.path.join(SHARED, "labelled")) if r.label is not None]
+    records = labelled_records()
     with open(os.path.join(SHARED, "manifest.csv"), newline="") as f:
         def full(rel):
             return os.path.normpath(os.path.join(SHARED, rel))
 
         originals = {full(r["path"]): full(r["original"]) for r in csv.DictReader(f) if r["original"]}
-    for r in records:
-        r.path = os.path.normpath(r.path)
-    by_key = {c.key: c for c in all_calculators()}
     results = []
     cached_rows: dict = {}
-    rel_calcs = [by_key[k] for k in RELIABILITY_CALCULATORS]
-    rel_rows, _ = extract_table(records, calculators=rel_calcs, frames=32, dense=64, device="cpu", seed=0,
+    rel_rows, _ = extract_table(records, calculators=calculators_by_key(RELIABILITY_CALCULATORS), frames=32,
+                                dense=64, device="cpu", seed=0,
                                 cache_dir=args.reliability_cache, workers=args.workers, rows="video",
                                 log=lambda *a: None)
     reliab = {os.path.normpath(r["_path"]): reliability(r).score for r in rel_rows}
     for m in args.models:
         card = DetectorModel.load(m).card
-        calcs = [by_key[k] for k in card["calculators"]]
         key = (tuple(card["calculators"]), card.get("rows", "video"), card["frames"], card["dense"])
         if key not in cached_rows:
-            rows, failures = extract_table(records, calculators=calcs, frames=card["frames"], dense=card["dense"],
-                                           device="cpu", seed=0, cache_dir=args.cache, workers=args.workers,
-                                           rows=card.get("rows", "video"), log=lambda *a: None)
+            rows, _ = card_rows(records, card, cache=args.cache, workers=args.workers)
             grouped = defaultdict(list)
             for r in rows:
                 grouped[os.path.normpath(r["_path"])].append(r)

@@ -44,8 +44,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=os.path.join(HERE, "reliability_cv.json"))
     args = ap.parse_args(argv)
 
+    from cli.common import calculators_by_key
     from experiments.card_pool import CardPool
-    from features.registry import all_calculators
     from labelled_eval import reliability_bands
     from modeling.reliability import LIMITS, RELIABILITY_CALCULATORS, reliability
     from pipeline.batch import extract_table
@@ -54,8 +54,7 @@ def main(argv=None) -> int:
     pool = CardPool(args.model, cache=args.cache, workers=args.workers)
     rows, failures = pool.rows(rows="video")
     quality = {(os.path.normpath(r["_path"]), r["_variant"]): r for r in rows}
-    by_key = {c.key: c for c in all_calculators()}
-    rel_rows, rel_failures = extract_table(pool.records, calculators=[by_key[k] for k in RELIABILITY_CALCULATORS],
+    rel_rows, rel_failures = extract_table(pool.records, calculators=calculators_by_key(RELIABILITY_CALCULATORS),
                                            frames=pool.args.frames, dense=pool.args.dense, device="cpu",
                                            seed=pool.args.seed, cache_dir=args.reliability_cache,
                                            workers=args.workers, rows="video", log=lambda *a: None)

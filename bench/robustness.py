@@ -66,12 +66,11 @@ def scoring_calculators(models) -> list:
     them), each once. Not ``select("all")``: that set leaves out families outside ``all`` (``context``), which
     would score such a model with those columns missing, and holds ``prnu``, which costs the most and no
     shipped model uses."""
-    from features.registry import all_calculators
+    from cli.common import calculators_by_key
     from modeling.reliability import RELIABILITY_CALCULATORS
 
-    by_key = {c.key: c for c in all_calculators()}
     keys = [k for m in models for k in m.card["calculators"]] + list(RELIABILITY_CALCULATORS)
-    return [by_key[k] for k in dict.fromkeys(keys)]
+    return calculators_by_key(list(dict.fromkeys(keys)))
 
 
 def _probs(model: DetectorModel, rows: list[dict]) -> dict:

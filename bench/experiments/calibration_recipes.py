@@ -32,7 +32,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(HERE))
-SHARED = os.path.normpath(os.path.join(ROOT, "..", "shared", "data"))
 DATASETS = ("DeepFaceLive demos (side-by-side panels)", "FF++ c40", "UADFV")
 
 
@@ -42,14 +41,12 @@ def _fit(raw, y, src, sel):
     return fit_platt(raw[sel], y[sel], weights=balanced_weights(y[sel], src[sel]))
 
 
-def _figures(y, p, *, clip) -> dict:
-    from labelled_eval import constant_log_loss
-    from modeling import metrics
+def _figures(y, p, groups, *, clip) -> dict:
+    """:func:`labelled_eval.subset_figures` and the reals above 0.5 (the false-positive target)."""
+    from labelled_eval import subset_figures
 
-    return {"n": int(len(y)), "log_loss": round(metrics.log_loss(y, p, eps=clip), 4),
-            "constant_log_loss": round(constant_log_loss(y), 4),
-            "mean_p_fake": round(float(p[y == 1].mean()), 3), "mean_p_real": round(float(p[y == 0].mean()), 3),
-            "reals_above_half": int((p[y == 0] > 0.5).sum()), "n_real": int((y == 0).sum())}
+    return subset_figures(y, p, groups, clip=clip) | {"reals_above_half": int((p[y == 0] > 0.5).sum()),
+                                                      "n_real": int((y == 0).sum())}
 
 
 def main(argv=None) -> int:
@@ -60,11 +57,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=os.path.join(HERE, "calibration_recipes.json"))
     args = ap.parse_args(argv)
 
-    from dataformats import read_labels
-    from features.registry import all_calculators
+    from labelled_eval import card_rows, labelled_records
     from modeling.calibration import apply_platt
     from modeling.detector import DetectorModel
-    from pipeline.batch import extract_table
 
     model = DetectorModel.load(args.model)
     card, clip = model.card, float(model.card.get("clip", [0.01, 0.99])[0])
@@ -74,20 +69,17 @@ def main(argv=None) -> int:
     y = np.array([int(r["label"]) for r in oof])
     collected = np.array([r["variant"] == "orig" for r in oof])
     src = np.array([os.path.dirname(os.path.normpath(r["filename"])) for r in oof])
+    groups = np.array([r["group"] for r in oof])
     fit_on = {"all": np.ones(len(y), bool), "collected": collected}
 
-    recs = [r for r in read_labels(os.path.join(SHARED, "labelled")) if r.label is not None]
-    for r in recs:
-        r.path = os.path.normpath(r.path)
-    by_key = {c.key: c for c in all_calculators()}
-    rows, _ = extract_table(recs, calculators=[by_key[k] for k in card["calculators"]], frames=card["frames"],
-                            dense=card["dense"], device="cpu", seed=0, cache_dir=args.cache, workers=args.workers,
-                            rows=card.get("rows", "video"), log=lambda *a: None)
+    recs = labelled_records()
+    rows, _ = card_rows(recs, card, cache=args.cache, workers=args.workers)
     scored = {os.path.normpath(v["_path"]): v for v in model.score_videos(rows)}
     lab = [r for r in recs if r.path in scored]
     y_lab = np.array([r.label for r in lab])
     raw_lab = np.array([scored[r.path]["_raw"] for r in lab])
     ds_lab = np.array([r.dataset for r in lab])
+    groups_lab = np.array([r.group or r.path for r in lab])
 
     out = {"what": __doc__.split("\n\n")[0].strip(), "model": os.path.relpath(args.model, ROOT),
            "card_calibration": [card["calibration"]["a"], card["calibration"]["b"]], "recipes": {}}
@@ -100,10 +92,10 @@ def main(argv=None) -> int:
         a, b = _fit(raw, y, src, sel)
         p_lab = apply_platt(raw_lab, a, b)
         rec = {"a": a, "b": b,
-               "pool_leave_one_source_out": _figures(y[collected], held[collected], clip=clip),
-               "labelled": _figures(y_lab, p_lab, clip=clip),
-               "labelled_per_dataset": {d: _figures(y_lab[ds_lab == d], p_lab[ds_lab == d], clip=clip)
-                                        for d in DATASETS}}
+               "pool_leave_one_source_out": _figures(y[collected], held[collected], groups[collected], clip=clip),
+               "labelled": _figures(y_lab, p_lab, groups_lab, clip=clip),
+               "labelled_per_dataset": {d: _figures(y_lab[ds_lab == d], p_lab[ds_lab == d], groups_lab[ds_lab == d],
+                                                    clip=clip) for d in DATASETS}}
         out["recipes"][name] = rec
         pl, la = rec["pool_leave_one_source_out"], rec["labelled"]
         print(f"{name:<10} a={a:.3f} b={b:+.3f}  pool, held-out source: log loss {pl['log_loss']:.3f} "
