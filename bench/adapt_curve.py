@@ -48,6 +48,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
 from cli.common import calculators_by_key  # noqa: E402
+from modeling.card import card_sampling  # noqa: E402
 from dataformats import read_labels  # noqa: E402
 from modeling.adapt import adapt_model, anchor_rows  # noqa: E402
 from modeling.detector import DetectorModel, default_model_dir  # noqa: E402
@@ -83,7 +84,7 @@ def manifest_groups() -> dict:
 
 def extract(model: DetectorModel, records, workers: int) -> list[dict]:
     rows, failures = extract_table(records, calculators=calculators_by_key(model.card["calculators"]),
-                                   frames=model.card["frames"], dense=model.card["dense"], device="cpu", seed=0,
+                                   **card_sampling(model.card), device="cpu", seed=0,
                                    cache_dir=os.path.join(".cache", "features"), workers=workers, rows=model.rows,
                                    log=lambda *_: None)
     if failures:

@@ -58,9 +58,10 @@ def machine() -> str:
 
 
 def stage_runs(path: str, *, frames: int, dense: int, repeat: int, device: str, features: str,
-               clock: str = "wall") -> dict:
+               clock: str = "wall", model_dir: str | None = None, stride: int | None = None) -> dict:
     """Median seconds per stage (``clock``: wall, or this process's CPU time), the median process CPU
-    seconds of the whole extraction and the tracks found, for one video."""
+    seconds of the whole extraction and the tracks found, for one video, with the model in ``model_dir``
+    (the shipped one by default), sampled with ``stride`` (the model card's by default)."""
     from features.registry import select
     from forensics.backend import resolve_device
     from modeling.detector import DetectorModel
@@ -75,7 +76,8 @@ def stage_runs(path: str, *, frames: int, dense: int, repeat: int, device: str, 
             importlib.import_module(mod).time = shim
     device = resolve_device(device)
     calcs = select(features)
-    model = DetectorModel.load()
+    model = DetectorModel.load(model_dir)
+    stride = model.card.get("stride", 0) if stride is None else stride
     from cli.common import calculators_by_key
 
     if features == "all":
@@ -83,7 +85,7 @@ def stage_runs(path: str, *, frames: int, dense: int, repeat: int, device: str, 
 
     def once():
         c0, t0 = time.process_time(), time.perf_counter()
-        r = extract_video(path, calculators=calcs, n_frames=frames, dense=dense, device=device)[0]
+        r = extract_video(path, calculators=calcs, n_frames=frames, dense=dense, stride=stride, device=device)[0]
         if r.status not in ("ok", "partial"):
             raise SystemExit(f"{path}: {r.status}: {r.message}")
         t = dict(r.timings)
@@ -115,18 +117,22 @@ def run_stages(args) -> None:
             cmd = [sys.executable, os.path.abspath(__file__), "stages", v, "--json", "--repeat", str(args.repeat),
                    "--frames", str(args.frames), "--dense", str(args.dense), "--device", args.device,
                    "--features", args.features, "--clock", args.clock]
+            cmd += (["--model", args.model] if args.model else []) + (
+                ["--stride", str(args.stride)] if args.stride is not None else [])
             res = subprocess.run(cmd, cwd=args.code, env=env, capture_output=True, text=True)
             if res.returncode:
                 raise SystemExit(res.stderr)
             out[v] = json.loads(res.stdout.strip().splitlines()[-1])
         else:
             out[v] = stage_runs(v, frames=args.frames, dense=args.dense, repeat=args.repeat, device=args.device,
-                                features=args.features, clock=args.clock)
+                                features=args.features, clock=args.clock, model_dir=args.model, stride=args.stride)
     if args.json:
         print(json.dumps(out[videos[0]] if len(videos) == 1 else out))
         return
-    print(f"machine: {machine()}; device {args.device}; frames {args.frames}, dense {args.dense}; "
-          f"median of {args.repeat}; stages in {args.clock} seconds; code {args.code or ROOT}")
+    stride = "the card's" if args.stride is None else args.stride
+    print(f"machine: {machine()}; device {args.device}; frames {args.frames}, dense {args.dense}, stride {stride}; "
+          f"model {args.model or 'shipped'}; median of {args.repeat}; stages in {args.clock} seconds; "
+          f"code {args.code or ROOT}")
     names = [os.path.basename(v) for v in videos]
     print("| stage | " + " | ".join(names) + " |\n|---|" + "---|" * len(names))
     keys = list(dict.fromkeys(k for r in out.values() for k in r if k not in ("load",)))
@@ -168,7 +174,7 @@ PINNED_ENV = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_N
 
 
 def predict_wall(videos, workers: int, *, code: str, env_extra: dict | None = None, device: str = "cpu",
-                 runner: str = "predict") -> dict:
+                 runner: str = "predict", model: str | None = None) -> dict:
     """Wall seconds of one ``predict.py`` process over ``videos``, peak RSS of its process tree, statuses.
 
     ``runner``: ``predict`` (the product), ``pinned`` (the product with every thread pool pinned to one
@@ -183,6 +189,7 @@ def predict_wall(videos, workers: int, *, code: str, env_extra: dict | None = No
         env.update(PINNED_ENV)
     script = os.path.join(HERE, "predict_batch_sim.py") if runner == "sim" else os.path.join(code, "predict.py")
     cmd = [sys.executable, script, *videos, "-o", out_csv, "--workers", str(workers), "--device", device]
+    cmd += ["--model", model] if model else []
     import resource
 
     l0 = load()
@@ -233,7 +240,7 @@ def run_e2e(args) -> None:
     for runner in args.runner:
         per = {}
         for w in args.workers:
-            runs = [predict_wall(args.video, w, code=code, device=args.device, runner=runner)
+            runs = [predict_wall(args.video, w, code=code, device=args.device, runner=runner, model=args.model)
                     for _ in range(args.repeat)]
             r = sorted(runs, key=lambda x: x["wall"])[len(runs) // 2]
             per[w] = r["per_video"]
@@ -289,7 +296,7 @@ def run_decode(args) -> None:
             for fast in (False, True):
                 pv._PYAV_DECODE = fast
                 c, t = time.process_time(), time.perf_counter()
-                out = pv.read_video(v, n_frames=args.frames, dense=args.dense)
+                out = pv.read_video(v, n_frames=args.frames, dense=args.dense, stride=args.stride or 0)
                 if rep:  # the first round warms the caches
                     times[fast].append((time.process_time() - c, time.perf_counter() - t))
                 outs[fast] = out
@@ -319,6 +326,9 @@ def main(argv=None):
     ap.add_argument("video", nargs="*")
     ap.add_argument("--frames", type=int, default=32)
     ap.add_argument("--dense", type=int, default=64)
+    ap.add_argument("--stride", type=int, default=None,
+                    help="sampling stride (pipeline.video.sampling_plan); default: the model card's (decode: 0)")
+    ap.add_argument("--model", default=None, help="stages and e2e: this model folder instead of the shipped one")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--features", default="all", help="'all' is the shipped model's set")
     ap.add_argument("--device", default="cpu")

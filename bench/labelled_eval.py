@@ -124,10 +124,11 @@ def card_rows(records, card: dict, *, cache: str, workers: int) -> tuple[list, d
     """``(rows, failures)``: the feature rows a model's ``card`` scores (its calculators, sampling and row
     kind), as ``train.py --eval-data`` extracted them (so normally all from ``cache``)."""
     from cli.common import calculators_by_key
+    from modeling.card import card_sampling
     from pipeline.batch import extract_table
 
-    return extract_table(records, calculators=calculators_by_key(card["calculators"]), frames=card["frames"],
-                         dense=card["dense"], device="cpu", seed=0, cache_dir=cache, workers=workers,
+    return extract_table(records, calculators=calculators_by_key(card["calculators"]), **card_sampling(card),
+                         device="cpu", seed=0, cache_dir=cache, workers=workers,
                          rows=card.get("rows", "video"), log=lambda *a: None)
 
 
@@ -141,6 +142,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from cli.common import calculators_by_key
+    from modeling.card import card_sampling
     from modeling.detector import DetectorModel
     from modeling.reliability import RELIABILITY_CALCULATORS, reliability
     from pipeline.batch import extract_table
@@ -160,7 +162,7 @@ def main(argv=None) -> int:
     reliab = {os.path.normpath(r["_path"]): reliability(r).score for r in rel_rows}
     for m in args.models:
         card = DetectorModel.load(m).card
-        key = (tuple(card["calculators"]), card.get("rows", "video"), card["frames"], card["dense"])
+        key = (tuple(card["calculators"]), card.get("rows", "video"), *card_sampling(card).values())
         if key not in cached_rows:
             rows, _ = card_rows(records, card, cache=args.cache, workers=args.workers)
             grouped = defaultdict(list)

@@ -55,7 +55,8 @@ def main(argv=None) -> int:
     rows, failures = pool.rows(rows="video")
     quality = {(os.path.normpath(r["_path"]), r["_variant"]): r for r in rows}
     rel_rows, rel_failures = extract_table(pool.records, calculators=calculators_by_key(RELIABILITY_CALCULATORS),
-                                           frames=pool.args.frames, dense=pool.args.dense, device="cpu",
+                                           frames=pool.args.frames, dense=pool.args.dense,
+                                           stride=pool.args.stride, device="cpu",
                                            seed=pool.args.seed, cache_dir=args.reliability_cache,
                                            workers=args.workers, rows="video", log=lambda *a: None)
     side = {os.path.normpath(r["_path"]): r.get("meta__side_px__q50") for r in rel_rows}

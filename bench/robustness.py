@@ -28,6 +28,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
 from dataformats import read_labels  # noqa: E402
+from modeling.card import card_sampling  # noqa: E402
 from modeling.detector import DetectorModel, update_card  # noqa: E402
 from modeling.reliability import LIMITS  # noqa: E402
 from pipeline.batch import extract_table, parallel_map  # noqa: E402
@@ -138,8 +139,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     models = {m: DetectorModel.load(m) for m in args.model}
     first = next(iter(models.values()))
-    frames, dense = first.card["frames"], first.card.get("dense", 64)
-    if any((m.card["frames"], m.card.get("dense", 64)) != (frames, dense) for m in models.values()):
+    sampling = card_sampling(first.card)
+    if any(card_sampling(m.card) != sampling for m in models.values()):
         ap.error("the models sample frames differently; score them in separate runs")
     records = [r for d in args.data for r in read_labels(d) if r.label is not None]
     kinds = expand_kinds(args.kinds.split(","))
@@ -161,8 +162,7 @@ def main(argv=None) -> int:
     calcs = scoring_calculators(models.values())
     per_rows = {}
     for rows_kind in sorted({m.rows for m in models.values()}):
-        table, failures = extract_table(everything, calculators=calcs, frames=frames, dense=dense, device="cpu",
-                                        seed=0, cache_dir=args.cache, workers=args.workers, rows=rows_kind,
+        table, failures = extract_table(everything, calculators=calcs, **sampling, device="cpu", seed=0, cache_dir=args.cache, workers=args.workers, rows=rows_kind,
                                         log=lambda *a: print(*a, file=sys.stderr))
         per_rows[rows_kind] = (table, failures)
     print(f"  features of {len(everything)} videos ({time.time() - t0:.0f} s)", file=sys.stderr)

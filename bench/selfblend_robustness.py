@@ -38,6 +38,7 @@ sys.path.insert(0, ROOT)
 
 from cli.train import args_from_card, training_inputs  # noqa: E402
 from features.registry import select  # noqa: E402
+from modeling.card import card_sampling  # noqa: E402
 from modeling.detector import DetectorModel, default_model_dir, read_oof, update_card  # noqa: E402
 from modeling.stacking import Stacker, stacked_fold_models  # noqa: E402
 from modeling.training import (fake_kind, feature_matrix, fold_models, grouped_folds, per_video,  # noqa: E402
@@ -59,7 +60,8 @@ def fold_scorer(model: DetectorModel, model_dir: str, *, cache: str, workers: in
     """
     args = args_from_card(model.card)
     calcs, records, fakes, augment, donors = training_inputs(args)
-    rows, _ = extract_table(records, calculators=calcs, frames=args.frames, dense=args.dense, device="cpu",
+    rows, _ = extract_table(records, calculators=calcs, frames=args.frames, dense=args.dense, stride=args.stride,
+                            device="cpu",
                             seed=args.seed, cache_dir=cache, workers=workers, fakes=fakes, augment=augment,
                             donors=donors, rows=args.rows, log=lambda *a: None)
     X, names = feature_matrix(rows, model.feature_names)
@@ -144,8 +146,7 @@ def main(argv=None) -> int:
         print(f"== {model_dir}: fold models rebuilt ({time.time() - t0:.0f} s); largest difference from "
               f"oof.csv {check:.2e}", file=sys.stderr)
         reals = [r for r in records if r.label == 0]
-        common = dict(calculators=select(model.card["feature_set"]), frames=model.card["frames"],
-                      dense=model.card.get("dense", 64), device="cpu", seed=0, cache_dir=args.cache,
+        common = dict(calculators=select(model.card["feature_set"]), **card_sampling(model.card), device="cpu", seed=0, cache_dir=args.cache,
                       workers=args.workers, rows=model.rows, fakes=["selfblend"],
                       log=lambda *a: print(*a, file=sys.stderr))
         rows, failures = extract_table(reals, augment=[f"perturb:{k}" for k in in_variants], **common)

@@ -12,7 +12,7 @@ import numpy as np
 from dataformats import read_labels
 from modeling import metrics
 from modeling.adapt import AdaptError, adapt_model, adapted_card, adapter_cv, anchor_rows, check_adaptation_data
-from modeling.card import data_sources
+from modeling.card import card_sampling, data_sources
 from modeling.detector import DetectorModel, write_oof, write_training_table
 from modeling.training import cv_report, per_video
 from pipeline.batch import default_workers, extract_table
@@ -24,7 +24,7 @@ __all__ = ["adapt_main", "BASE_SETTINGS"]
 
 #: ``train.py`` options that an adaptation takes from the base model instead (its features, sampling and rows
 #: must stay the base's, and no synthetic fakes are made)
-BASE_SETTINGS = ("features", "frames", "dense", "rows", "stack", "fakes", "synthesize", "augment", "reencode",
+BASE_SETTINGS = ("features", "frames", "dense", "stride", "rows", "stack", "fakes", "synthesize", "augment", "reencode",
                  "donors", "weights", "folds", "cv_groups", "stack_balance")
 
 
@@ -80,8 +80,7 @@ def adapt_main(args, argv, parser) -> int:
     t0 = time.perf_counter()
     progress = Progress(len(records), "extracting features")
     try:
-        rows, failures = extract_table(records, calculators=calcs, frames=card["frames"], dense=card["dense"],
-                                       device=device, seed=args.seed, cache_dir=args.cache or None, workers=workers,
+        rows, failures = extract_table(records, calculators=calcs, **card_sampling(card), device=device, seed=args.seed, cache_dir=args.cache or None, workers=workers,
                                        rows=base.rows, log=progress.write,
                                        progress=lambda done, total: progress.update(), strict=args.strict)
     except CalculatorFailure as e:

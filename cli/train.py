@@ -30,10 +30,12 @@ from .common import EXIT_STRICT, Progress, UsageError, cli_errors, interrupt_cod
 __all__ = ["main", "build_parser", "args_from_card", "training_inputs", "evaluate_external"]
 
 
-def evaluate_external(model: DetectorModel, paths, *, calcs, frames, dense, device, cache_dir, workers, seed) -> dict:
+def evaluate_external(model: DetectorModel, paths, *, calcs, frames, dense, device, cache_dir, workers, seed,
+                      stride: int = 0) -> dict:
     """Score labelled data the model never trained on; metrics overall, per dataset and per method."""
     records = [r for p in paths for r in read_labels(p) if r.label is not None]
-    rows, failures = extract_table(records, calculators=calcs, frames=frames, dense=dense, device=device, seed=seed,
+    rows, failures = extract_table(records, calculators=calcs, frames=frames, dense=dense, stride=stride,
+                                   device=device, seed=seed,
                                    cache_dir=cache_dir, workers=workers, rows=model.rows, log=lambda *_: None)
     videos = model.score_videos(rows)
     p = np.array([v["_prob"] for v in videos])
@@ -97,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("-o", "--output", required=True, metavar="MODEL_DIR")
     ap.add_argument("--frames", type=int, default=32)
     ap.add_argument("--dense", type=int, default=64, help="dense-window length for temporal features")
+    ap.add_argument("--stride", type=int, default=0,
+                    help="sample every K-th frame of one block a few seconds into the video, the dense window "
+                         "inside it (decoding stops after the block); 0 spreads the frames over the whole video")
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     ap.add_argument("--synthesize", action="store_true",
@@ -225,8 +230,9 @@ def main(argv=None) -> int:
     progress = Progress(len(records), "extracting features")
     try:
         rows, failures = extract_table(records, calculators=calcs, frames=args.frames, dense=args.dense,
-                                       device=device, seed=args.seed, cache_dir=args.cache or None, workers=workers,
-                                       fakes=fakes, augment=augment, donors=donors, rows=args.rows,
+                                       stride=args.stride, device=device, seed=args.seed,
+                                       cache_dir=args.cache or None, workers=workers, fakes=fakes,
+                                       augment=augment, donors=donors, rows=args.rows,
                                        log=progress.write, progress=lambda done, total: progress.update(),
                                        strict=args.strict)
     except CalculatorFailure as e:
@@ -277,7 +283,8 @@ def main(argv=None) -> int:
     cv["fold_strata"] = FOLD_STRATA
     card = build_card(
         name=os.path.basename(os.path.normpath(args.output)), features=names, feature_set=args.features,
-        calculators=[c.key for c in calcs], frames=args.frames, dense=args.dense, calibration=(a, b), cv=cv,
+        calculators=[c.key for c in calcs], frames=args.frames, dense=args.dense, stride=args.stride,
+        calibration=(a, b), cv=cv,
         training={"command": "python train.py " + shlex.join(sys.argv[1:] if argv is None else list(argv)),
                   "n_rows": int(len(rows)), "table_rows": int(min(len(rows), args.table_rows or len(rows))),
                   "n_videos": len(records), "n_fake_rows": int(labels.sum()),
@@ -294,8 +301,8 @@ def main(argv=None) -> int:
     model = DetectorModel(booster, card)
     if args.eval_data:
         card["evaluation"] = evaluate_external(model, args.eval_data, calcs=calcs, frames=args.frames,
-                                               dense=args.dense, device=device, cache_dir=args.cache or None,
-                                               workers=workers, seed=args.seed)
+                                               dense=args.dense, stride=args.stride, device=device,
+                                               cache_dir=args.cache or None, workers=workers, seed=args.seed)
     model.save(args.output)
     for v in videos:
         v["_prob"] = float(apply_platt([v["_raw"]], a, b)[0]) if np.isfinite(v["_raw"]) else ""

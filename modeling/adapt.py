@@ -182,13 +182,13 @@ def adapted_card(base_card: dict, base_model_txt: bytes, *, base_dir: str, name:
                  command: str, sources: list, records, cv: dict, n_rows: int, n_fake_rows: int, n_anchor_rows: int,
                  content_hashes, extract_seconds: float, notes: str = "") -> dict:
     """The adapted model's card: the base's features and scoring settings (frames, dense, rows, calculators,
-    calibration, clip), the base's training record under ``base``, and ``adaptation``: the base's hash, the
+    stride, calibration, clip), the base's training record under ``base``, and ``adaptation``: the base's hash, the
     adaptation data's sources and licences and the adapter's settings."""
     import datetime
 
     from .card import HASH_NOTE, library_versions
 
-    keep = ("features", "feature_set", "calculators", "frames", "dense", "rows", "calibration", "clip",
+    keep = ("features", "feature_set", "calculators", "frames", "dense", "stride", "rows", "calibration", "clip",
             "feature_ranges")
     card = {"name": name, "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     card.update({k: base_card[k] for k in keep if k in base_card})

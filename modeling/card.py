@@ -15,7 +15,8 @@ import numpy as np
 
 from .calibration import CLIP
 
-__all__ = ["build_card", "data_sources", "feature_ranges", "library_versions", "training_hashes", "HASH_NOTE"]
+__all__ = ["build_card", "card_sampling", "data_sources", "feature_ranges", "library_versions", "training_hashes",
+           "HASH_NOTE"]
 
 #: how the card's training-video hashes are made (:func:`pipeline.cache.file_hash`)
 HASH_NOTE = "SHA-256 of the file's bytes, first 16 hex digits (pipeline.cache.file_hash)"
@@ -74,10 +75,16 @@ def feature_ranges(X, y, columns, *, quantiles=(0.1, 0.5, 0.9)) -> dict:
     return out
 
 
+def card_sampling(card: dict) -> dict:
+    """How a model's frames are sampled, as keyword arguments of :func:`pipeline.batch.extract_table`:
+    ``frames``, ``dense`` and ``stride`` (cards saved before a field existed get the value they were made with)."""
+    return {"frames": int(card["frames"]), "dense": int(card.get("dense", 64)), "stride": int(card.get("stride", 0))}
+
+
 def build_card(*, name: str, features: list[str], feature_set: str, calculators: list[str], frames: int,
                dense: int, calibration: tuple[float, float], cv: dict, training: dict, sources: list[dict],
                params: dict, rows: str = "video", X=None, y=None, notes: str = "",
-               content_hashes=None) -> dict:
+               content_hashes=None, stride: int = 0) -> dict:
     """A model card (JSON-serialisable dict) with every field a model folder carries.
 
     ``content_hashes`` are the training videos' content hashes (:func:`pipeline.cache.file_hash`), so that
@@ -92,6 +99,7 @@ def build_card(*, name: str, features: list[str], feature_set: str, calculators:
         "calculators": list(calculators),
         "frames": int(frames),
         "dense": int(dense),
+        "stride": int(stride),  # 0: frames spread over the whole video (pipeline.video.sampling_plan)
         "rows": rows,
         "calibration": {"method": "platt", "a": calibration[0], "b": calibration[1],
                         "fitted_on": "out-of-fold raw scores of whole tracks (the mean over a track's rows)"},

@@ -58,10 +58,10 @@ def _sha256(data: bytes) -> str:
 
 
 #: card entries, besides the trees and the feature list, that change the score ``predict.py`` gives a video:
-#: how it samples and extracts (``frames``, ``dense``, ``calculators``), forms track scores from rows
+#: how it samples and extracts (``frames``, ``dense``, ``stride``, ``calculators``), forms track scores from rows
 #: (``rows``), calibrates them (``calibration``, ``clip``) and splits a stacked model into its experts
 #: (``training.stacker``, ``params.num_boost_round``)
-SCORING_FIELDS = ("frames", "dense", "rows", "calculators", "calibration", "clip", "training.stacker",
+SCORING_FIELDS = ("frames", "dense", "stride", "rows", "calculators", "calibration", "clip", "training.stacker",
                   "params.num_boost_round")
 
 

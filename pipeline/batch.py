@@ -32,7 +32,7 @@ from synthesis.variants import is_synthetic_fake, needs_donor, synthetic_method,
 
 from .cache import FeatureCache, file_hash
 from .extract import SCORED, VideoResult, extract_video
-from .faces import FaceDetector
+from .faces import FaceDetector, key_every
 
 __all__ = ["PIPELINE_VERSION", "parallel_map", "supervised_map", "DaskCluster", "Outcome", "default_workers",
            "result_to_json", "extract_cached", "training_variants", "extract_table", "DEFAULT_TIMEOUT",
@@ -469,7 +469,7 @@ def _restrict(entry: dict, calculators) -> dict:
 
 
 def extract_cached(path: str, *, calculators, n_frames, dense, device, variants, seed, cache_dir,
-                   donors: tuple = (), identity: str = "", strict: bool = False) -> list[dict]:
+                   donors: tuple = (), identity: str = "", strict: bool = False, stride: int = 0) -> list[dict]:
     """:func:`extract_video` for one video with the JSON cache in front; one dict per variant, each with the
     file's ``content_hash`` (None when it cannot be read). ``strict`` raises
     :class:`pipeline.extract.CalculatorFailure` at the first calculator failure.
@@ -487,6 +487,8 @@ def extract_cached(path: str, *, calculators, n_frames, dense, device, variants,
     config = {"pipeline": PIPELINE_VERSION, "frames": n_frames, "dense": dense, "seed": seed,
               # anything upstream of the calculators that changes their input invalidates the entry too
               "detector": FaceDetector.settings(), "crop": [CROP_SIZE, CROP_MARGIN]}
+    if stride:  # a strided sample (and its key-frame interval); absent for the spread one, whose keys predate it
+        config |= {"stride": stride, "key_every": key_every(stride)}
 
     def key(v):
         vk = variant_cache_key(v) if not needs_donor(v) else f"{v}|bank={_bank_digest(donors)}|id={identity}"
@@ -500,8 +502,8 @@ def extract_cached(path: str, *, calculators, n_frames, dense, device, variants,
         else:
             todo.append(v)
     if todo:
-        for r in extract_video(path, calculators=calculators, n_frames=n_frames, dense=dense, device=device,
-                               variants=tuple(todo), seed=seed, donors=tuple(donors), identity=identity,
+        for r in extract_video(path, calculators=calculators, n_frames=n_frames, dense=dense, stride=stride,
+                               device=device, variants=tuple(todo), seed=seed, donors=tuple(donors), identity=identity,
                                strict=strict):
             d = dict(result_to_json(r), calculators=wanted)
             out[r.variant] = d
@@ -525,20 +527,21 @@ def training_variants(label: int, *, fakes=(), augment=()) -> list[str]:
 
 def extract_table(records, *, calculators, frames, dense, device, seed, cache_dir, workers,
                   fakes=(), augment=(), donors=(), rows: str = "video", log=print, progress=None,
-                  strict: bool = False):
+                  strict: bool = False, stride: int = 0):
     """Feature rows (primary face track) for every record and training variant, plus per-status failure counts.
 
     Each row is ``{column: value}`` plus bookkeeping keys ``_path, _variant, _label, _group, _source, _method,
     _dataset, _segment`` (``_source``: the repository or folder a video comes from); synthetic fakes
     (:func:`training_variants`) carry label 1 and their kind as method; ``swap`` fakes take donor faces from
-    the bank files ``donors``. ``rows`` is ``video`` (one row per variant) or ``segment:K``
+    the bank files ``donors``; frames are sampled with ``stride`` (:func:`pipeline.video.sampling_plan`). ``rows`` is ``video`` (one row per variant) or ``segment:K``
     (:mod:`modeling.rows`). Rows come back sorted by path, variant and segment, so training is reproducible whatever order the workers finish in; each
     carries the video file's ``_hash`` (content hash). ``progress(done, total)`` is called after each
     video (without it, ``log`` gets a line every 10 videos); ``strict`` stops at the first calculator
     failure (:class:`pipeline.extract.CalculatorFailure`).
     """
     out, failures = [], Counter()
-    items = [(r.path, {"calculators": calculators, "n_frames": frames, "dense": dense, "device": device,
+    items = [(r.path, {"calculators": calculators, "n_frames": frames, "dense": dense, "stride": stride,
+                       "device": device,
                        "variants": tuple(training_variants(r.label, fakes=fakes, augment=augment)),
                        "seed": seed, "cache_dir": cache_dir, "donors": tuple(donors), "identity": r.group,
                        "strict": strict})

@@ -42,7 +42,7 @@ from forensics.backend import array_module, to_device
 from synthesis.variants import needs_donor, variant_frames, video_seed
 
 from .audio import read_audio_window
-from .faces import FaceDetector, box_iou, link_tracks
+from .faces import FaceDetector, box_iou, key_every, link_tracks
 from .video import DecodedVideo, VideoError, read_video
 
 __all__ = ["VideoResult", "TrackResult", "extract_video", "face_detector", "detect_tracks", "STATUSES", "SCORED",
@@ -128,9 +128,10 @@ def _dense_window(video: DecodedVideo, track_knots: tuple[np.ndarray, np.ndarray
                        start_index=video.dense_start, scale=s)
 
 
-def detect_tracks(video: DecodedVideo, det: FaceDetector):
-    """Detections per sampled frame, face tracks, their (frame index, box) knots, and dense-window detections."""
-    detections = det.detect_frames(video.frames)
+def detect_tracks(video: DecodedVideo, det: FaceDetector, *, stride: int = 0):
+    """Detections per sampled frame, face tracks, their (frame index, box) knots, and dense-window detections;
+    ``stride`` is the sample's (:func:`pipeline.video.sampling_plan`), which sets the key-frame interval."""
+    detections = det.detect_frames(video.frames, key_every=key_every(stride))
     tracks = link_tracks(detections)
     knots = [(video.indices[[p for p, _ in tr]], np.stack([d.box for _, d in tr])) for tr in tracks]
     dense_dets = {}
@@ -189,6 +190,7 @@ def extract_video(
     calculators: list[Calculator],
     n_frames: int = 32,
     dense: int = 64,
+    stride: int = 0,
     device: str = "cpu",
     variants: tuple[str, ...] = ("orig",),
     seed: int = 0,
@@ -199,7 +201,8 @@ def extract_video(
 ) -> list[VideoResult]:
     """Features of every face track of ``path``, one :class:`VideoResult` per variant.
 
-    ``dense`` frames are decoded only when a selected calculator needs them. Training variants
+    ``n_frames`` are sampled with ``stride`` (:func:`pipeline.video.sampling_plan`); ``dense`` frames are
+    decoded only when a selected calculator needs them. Training variants
     (:mod:`synthesis.variants`) are made from the same decode; ``swap`` variants blend in a donor face
     from the bank files ``donors`` (:mod:`synthesis.donors`), never one of this video's ``identity`` group.
     With ``strict``, the first calculator failure raises :class:`CalculatorFailure` instead of costing only
@@ -209,7 +212,7 @@ def extract_video(
     t0 = time.perf_counter()
     needs_dense = any(c.needs_dense for c in calculators)
     try:
-        video = read_video(path, n_frames=n_frames, dense=dense if needs_dense else 0)
+        video = read_video(path, n_frames=n_frames, dense=dense if needs_dense else 0, stride=stride)
     except VideoError as e:
         return [VideoResult(path, v, e.code, str(e)) for v in variants]
     except Exception as e:  # noqa: BLE001 - never let one file stop a batch
@@ -219,12 +222,12 @@ def extract_video(
     t0 = time.perf_counter()
     try:
         det = face_detector()
-        detections, tracks, knots, dense_dets = detect_tracks(video, det)
+        detections, tracks, knots, dense_dets = detect_tracks(video, det, stride=stride)
         if not tracks:  # a sideways or upside-down video whose rotation metadata is missing: try turning it
             turned = _find_rotation(video, det)
             if turned:
                 video = _rotated(video, turned)
-                detections, tracks, knots, dense_dets = detect_tracks(video, det)
+                detections, tracks, knots, dense_dets = detect_tracks(video, det, stride=stride)
                 if tracks:
                     video.warnings.append(f"no face upright; found after turning the frames {90 * turned} degrees "
                                           "(rotation metadata missing?)")

@@ -3,8 +3,9 @@
 Frames are reached with ``grab()`` (demux + decode, no colour conversion) and
 only the wanted ones are ``retrieve()``-d; the file is never seeked per frame
 (seeking costs several times more: ../shared/docs/REFERENCES.md). The same pass
-collects the sparse sample (``n_frames`` spread evenly) and, when asked, a
-dense window of consecutive frames for temporal features.
+collects the sparse sample (``n_frames`` spread evenly, or every k-th frame of one
+block a few seconds in: :func:`sampling_plan`) and, when asked, a dense window of
+consecutive frames for temporal features.
 
 Anything a user may point the tool at is checked before FFmpeg sees it (folders,
 pipes, link loops, pictures and text named like videos), and what OpenCV and
@@ -42,7 +43,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-__all__ = ["VideoError", "DecodedVideo", "sample_indices", "read_video", "check_file", "native_log",
+__all__ = ["VideoError", "DecodedVideo", "sample_indices", "sampling_plan", "read_video", "check_file", "native_log",
            "set_open_hook", "VIDEO_EXTENSIONS", "VIDEO_ERRORS", "MAX_SIDE", "MIN_SIDE", "MIN_FRAMES", "MAX_PIXELS"]
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
@@ -60,6 +61,9 @@ MIN_FRAMES = 2
 MAX_PIXELS = 8192 * 4352
 #: frame rates outside this range are treated as missing (temporal features then assume 25 fps)
 FPS_RANGE = (1.0, 240.0)
+#: with a sampling stride, the block of sampled frames starts at most this many seconds into the video
+#: (centred in shorter videos): past most intros and fades, and decoding stops soon after the block
+STRIDE_LEAD_S = 2.0
 class VideoError(Exception):
     """A file that cannot be used; ``code`` (one of :data:`VIDEO_ERRORS`) is the per-file status written to the CSV."""
 
@@ -107,6 +111,26 @@ def sample_indices(n_total: int, n: int) -> np.ndarray:
     if n >= n_total:
         return np.arange(n_total, dtype=np.int64)
     return np.unique(np.round(np.linspace(0, n_total - 1, n)).astype(np.int64))
+
+
+def sampling_plan(n_total: int, n: int, dense: int, *, stride: int = 0, fps: float = 25.0) -> tuple[np.ndarray, int]:
+    """The sampled frame numbers and the first frame of the dense window of a video of ``n_total`` frames.
+
+    ``stride`` 0 spreads the ``n`` frames over the whole video (:func:`sample_indices`) and centres the
+    ``dense`` window in it. ``stride`` k > 0 takes every k-th frame of one block of ``(n - 1) * k + 1``
+    frames that starts :data:`STRIDE_LEAD_S` seconds in (or is centred, when the video is shorter than
+    twice that lead plus the block), with the dense window centred in the block. The decoder must pass every
+    reference frame up to the last one needed, so a block costs the same for any video long enough to hold
+    it, where spreading decodes the whole video; the price is that the frames see only those seconds. A
+    video too short for the block is spread as with ``stride`` 0.
+    """
+    dense = int(max(0, min(dense, n_total)))
+    block = (n - 1) * stride + 1
+    if stride <= 0 or n <= 0 or block > n_total:
+        return sample_indices(n_total, n), max(0, n_total // 2 - dense // 2)
+    start = min((n_total - block) // 2, int(round(STRIDE_LEAD_S * fps)))
+    dense_start = min(max(0, start + block // 2 - dense // 2), n_total - dense)
+    return start + stride * np.arange(n, dtype=np.int64), int(dense_start)
 
 
 # ----------------------------------------------------------------------------- what native code prints
@@ -471,9 +495,9 @@ def _pyav_pass(av, path: str, st: _Collected, *, n_header: int, last_needed: int
     return st, last_needed + 1, order[0] * time_base * 1000.0, order[last_needed] * time_base * 1000.0
 
 
-def read_video(path: str, *, n_frames: int = 32, dense: int = 0, dense_max_side: int = 320,
+def read_video(path: str, *, n_frames: int = 32, dense: int = 0, stride: int = 0, dense_max_side: int = 320,
                max_side: int = MAX_SIDE) -> DecodedVideo:
-    """Decode ``path`` once, keeping ``n_frames`` evenly spread frames and an optional dense window.
+    """Decode ``path`` once, keeping ``n_frames`` sampled frames and an optional dense window.
 
     Parameters
     ----------
@@ -481,7 +505,10 @@ def read_video(path: str, *, n_frames: int = 32, dense: int = 0, dense_max_side:
     n_frames : int
         Frames in the sparse sample.
     dense : int
-        Length of the window of consecutive frames (centred in the video); 0 for none.
+        Length of the window of consecutive frames; 0 for none.
+    stride : int
+        0: the sample is spread evenly over the whole video and the dense window centred in it; k > 0:
+        every k-th frame of a block a few seconds in, the dense window inside it (:func:`sampling_plan`).
     dense_max_side : int
         Dense frames are downscaled so that their larger side is at most this.
     max_side : int
@@ -499,8 +526,8 @@ def read_video(path: str, *, n_frames: int = 32, dense: int = 0, dense_max_side:
     err = video = None
     with native_log(log):
         try:
-            video = _read(path, size, n_frames=n_frames, dense=dense, dense_max_side=dense_max_side,
-                          max_side=max_side)
+            video = _read(path, size, n_frames=n_frames, dense=dense, stride=stride,
+                          dense_max_side=dense_max_side, max_side=max_side)
         except VideoError as e:
             err = e
     if isinstance(err, _Unopenable):
@@ -523,7 +550,7 @@ class _Unopenable(VideoError):
         super().__init__("unreadable", "OpenCV/FFmpeg cannot open this file as a video")
 
 
-def _read(path: str, size: int, *, n_frames: int, dense: int, dense_max_side: int, max_side: int,
+def _read(path: str, size: int, *, n_frames: int, dense: int, stride: int, dense_max_side: int, max_side: int,
           n_known: int | None = None) -> DecodedVideo:
     cap = _open(path)
     if not cap.isOpened():
@@ -560,9 +587,8 @@ def _read(path: str, size: int, *, n_frames: int, dense: int, dense_max_side: in
     if _OPEN_HOOK is not None:
         _OPEN_HOOK(n_header, w0, h0)
 
-    wanted = sample_indices(n_header, n_frames)
+    wanted, dense_start = sampling_plan(n_header, n_frames, dense, stride=stride, fps=fps)
     dense = int(max(0, min(dense, n_header)))
-    dense_start = max(0, n_header // 2 - dense // 2)
     dense_stop = dense_start + dense
     last_needed = max(int(wanted[-1]) if wanted.size else -1, dense_stop - 1)
 
@@ -603,7 +629,7 @@ def _read(path: str, size: int, *, n_frames: int, dense: int, dense_max_side: in
     if n_decoded <= last_needed:
         if n_known is None and len(sparse) < 0.75 * min(n_frames, n_decoded):
             # the container announced far more frames than it holds: sample again over the frames that exist
-            video = _read(path, size, n_frames=n_frames, dense=dense, dense_max_side=dense_max_side,
+            video = _read(path, size, n_frames=n_frames, dense=dense, stride=stride, dense_max_side=dense_max_side,
                           max_side=max_side, n_known=n_decoded)
             video.warnings.insert(0, f"the container announces {n_header} frames but {n_decoded} decode; "
                                      f"sampled over those {n_decoded}")

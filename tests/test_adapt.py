@@ -143,7 +143,7 @@ def test_adapted_folder_is_an_ordinary_model_that_keeps_the_base_and_records_it(
     from cli.predict import _model
 
     base, model = DetectorModel.load(base_dir), _model(adapted)[0]  # predict.py's own loader
-    for k in ("features", "calculators", "frames", "dense", "rows", "calibration", "clip", "feature_set"):
+    for k in ("features", "calculators", "frames", "dense", "stride", "rows", "calibration", "clip", "feature_set"):
         assert model.card[k] == base.card[k], k
     ad = model.card["adaptation"]
     with open(os.path.join(base_dir, "model.txt"), "rb") as f:

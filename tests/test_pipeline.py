@@ -256,3 +256,53 @@ def test_stacked_family_experts_train_load_and_explain(trained, tmp_path):
 
     page = open(build_report(str(model_dir), str(tmp_path / "rep"))).read()
     assert "Experts" in page and "Stacked experts" in page
+
+
+def test_a_strided_sample_is_cached_apart_and_detects_with_its_own_key_frames(carphone_path, tmp_path, monkeypatch):
+    """A spread and a strided sample of one file never share a cache entry, and each detects with its own
+    key-frame interval (pipeline.faces.key_every)."""
+    import pipeline.batch as batch
+    from pipeline import faces
+
+    seen = []
+    plain = faces.FaceDetector.detect_frames
+    monkeypatch.setattr(faces.FaceDetector, "detect_frames",
+                        lambda self, frames, key_every=None: seen.append(key_every) or plain(self, frames,
+                                                                                              key_every=key_every))
+    kw = dict(calculators=select("meta"), n_frames=12, dense=0, device="cpu", variants=("orig",), seed=0,
+              cache_dir=str(tmp_path / "c"))
+    spread = batch.extract_cached(carphone_path, **kw)[0]
+    strided = batch.extract_cached(carphone_path, stride=3, **kw)[0]  # decoded again: not the spread's entry
+    assert seen == [faces.KEY_EVERY, faces.KEY_EVERY_STRIDED]
+    assert spread["status"] == strided["status"] == "ok"
+
+    def boom(*a, **k):
+        raise AssertionError("decoded again although the cache holds this sample")
+
+    monkeypatch.setattr(batch, "extract_video", boom)
+    assert batch.extract_cached(carphone_path, stride=3, **kw)[0]["tracks"] == strided["tracks"]
+    assert batch.extract_cached(carphone_path, **kw)[0]["tracks"] == spread["tracks"]
+
+
+def test_the_card_records_the_stride_and_predict_samples_with_it(trained, tmp_path, monkeypatch):
+    root, _ = trained
+    model_dir = tmp_path / "strided"
+    assert train_main(["--data", str(root / "data"), "--features", FEATURES, "-o", str(model_dir), "--frames", "8",
+                       "--stride", "2", "--workers", "1", "--folds", "4", "--cache", str(root / "cache")]) == 0
+    card = json.load(open(model_dir / "model_card.json"))
+    assert card["stride"] == 2 and "stride" in card["integrity"]["scoring"]
+    import cli.predict as cp
+
+    strides = []
+    plain = cp.extract_video
+    monkeypatch.setattr(cp, "extract_video", lambda *a, **k: strides.append(k.get("stride")) or plain(*a, **k))
+    out = tmp_path / "p.csv"  # one worker, no deadline and no memory limit: the videos run in this process
+    assert predict_main([str(root / "heldout"), "--model", str(model_dir), "-o", str(out), "--workers", "1",
+                         "--timeout", "0", "--max-memory", "0"]) == 0
+    assert len(strides) == 6 and set(strides) == {2}
+    from modeling.detector import DetectorModel, ModelError
+
+    card["stride"] = 0  # the sampling changes every score: an edited stride is refused
+    json.dump(card, open(model_dir / "model_card.json", "w"))
+    with pytest.raises(ModelError, match="stride"):
+        DetectorModel.load(str(model_dir))

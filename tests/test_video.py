@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pipeline.video import VideoError, read_video, sample_indices
+from pipeline.video import STRIDE_LEAD_S, VideoError, read_video, sample_indices, sampling_plan
 
 from .conftest import decode_all, write_video
 
@@ -15,6 +15,44 @@ def test_sample_indices_spread_and_bounds(total, n):
     if n < total and n > 1:  # evenly spread: gaps differ by at most one frame
         gaps = np.diff(idx)
         assert gaps.max() - gaps.min() <= 1
+
+
+@pytest.mark.parametrize("total,n,dense", [(300, 32, 64), (120, 32, 64), (1000, 7, 0), (40, 32, 64)])
+def test_sampling_plan_without_stride_is_the_even_spread(total, n, dense):
+    idx, dense_start = sampling_plan(total, n, dense, stride=0, fps=30.0)
+    np.testing.assert_array_equal(idx, sample_indices(total, n))
+    assert dense_start == max(0, total // 2 - min(dense, total) // 2)
+
+
+@pytest.mark.parametrize("total,fps", [(300, 30.0), (1800, 30.0), (18000, 25.0), (200, 60.0), (126, 30.0)])
+def test_strided_plan_is_one_block_a_few_seconds_in(total, fps):
+    n, stride, dense = 32, 4, 64
+    idx, dense_start = sampling_plan(total, n, dense, stride=stride, fps=fps)
+    block = (n - 1) * stride + 1
+    assert len(idx) == n and np.all(np.diff(idx) == stride)
+    assert idx[0] >= 0 and idx[-1] < total
+    assert idx[0] <= round(STRIDE_LEAD_S * fps)  # past the lead at most: decoding stops soon after
+    assert idx[0] == min((total - block) // 2, round(STRIDE_LEAD_S * fps))
+    # the dense window lies inside the block, so the decode ends with the block whatever the video's length
+    assert idx[0] <= dense_start and dense_start + dense - 1 <= idx[-1]
+    assert max(idx[-1], dense_start + dense - 1) < round(STRIDE_LEAD_S * fps) + block
+
+
+def test_strided_plan_falls_back_to_the_spread_when_the_block_does_not_fit():
+    for total in (40, 124):
+        idx, dense_start = sampling_plan(total, 32, 64, stride=4, fps=30.0)
+        np.testing.assert_array_equal(idx, sample_indices(total, 32))
+        assert dense_start == max(0, total // 2 - min(64, total) // 2)
+
+
+def test_read_video_with_stride_keeps_the_planned_frames(carphone_path, carphone_frames):
+    v = read_video(carphone_path, n_frames=16, dense=24, stride=3, dense_max_side=10_000)
+    want, dense_start = sampling_plan(len(carphone_frames), 16, 24, stride=3, fps=v.fps)
+    assert np.all(np.diff(want) == 3) and want[0] > 0  # a block, not the spread
+    np.testing.assert_array_equal(v.indices, want)
+    np.testing.assert_array_equal(v.frames, carphone_frames[want])
+    assert v.dense_start == dense_start
+    np.testing.assert_array_equal(v.dense_frames, carphone_frames[dense_start:dense_start + 24])
 
 
 def test_read_video_returns_exactly_requested_frames(carphone_path, carphone_frames):

@@ -38,6 +38,7 @@ sys.path.insert(0, ROOT)
 
 from cli.train import args_from_card, training_inputs  # noqa: E402
 from features.registry import family_of, select  # noqa: E402
+from modeling.card import card_sampling  # noqa: E402
 from modeling.detector import DetectorModel  # noqa: E402
 from modeling.metrics import bootstrap_auc_ci  # noqa: E402
 from modeling.training import feature_matrix, fold_models, grouped_folds, per_video  # noqa: E402
@@ -79,8 +80,8 @@ def main(argv=None) -> int:
     targs = args_from_card(model.card)
     _, records, _, _, _ = training_inputs(targs)
     reals = [r for r in records if r.label == 0]
-    rows, _ = extract_table(reals, calculators=select(model.card["feature_set"]), frames=model.card["frames"],
-                            dense=model.card.get("dense", 64), device="cpu", seed=0, cache_dir=args.cache,
+    rows, _ = extract_table(reals, calculators=select(model.card["feature_set"]), **card_sampling(model.card),
+                            device="cpu", seed=0, cache_dir=args.cache,
                             workers=args.workers, rows=model.rows, fakes=["selfblend"],
                             augment=[f"perturb:{k}" for k in kinds], log=lambda *a: print(*a, file=sys.stderr))
     X, names = feature_matrix(rows, model.feature_names)
