@@ -173,6 +173,20 @@ def _rotated(video: DecodedVideo, k: int) -> DecodedVideo:
                                warnings=list(video.warnings))
 
 
+def _faces(video: DecodedVideo, det: FaceDetector, *, stride: int):
+    """``(video, detect_tracks(...))``, turning the frames when no face is found upright (a sideways or
+    upside-down video whose rotation metadata is missing); the video comes back turned if that found one."""
+    found = detect_tracks(video, det, stride=stride)
+    turned = 0 if found[1] else _find_rotation(video, det)
+    if turned:
+        video = _rotated(video, turned)
+        found = detect_tracks(video, det, stride=stride)
+        if found[1]:
+            video.warnings.append(f"no face upright; found after turning the frames {90 * turned} degrees "
+                                  "(rotation metadata missing?)")
+    return video, found
+
+
 def _donor(track, donors, identity: str, seed: int):
     """The donor entry for this video's swap variants (None when the bank has no other identity)."""
     from synthesis.donors import choose_donor, load_donor
@@ -222,15 +236,22 @@ def extract_video(
     t0 = time.perf_counter()
     try:
         det = face_detector()
-        detections, tracks, knots, dense_dets = detect_tracks(video, det, stride=stride)
-        if not tracks:  # a sideways or upside-down video whose rotation metadata is missing: try turning it
-            turned = _find_rotation(video, det)
-            if turned:
-                video = _rotated(video, turned)
-                detections, tracks, knots, dense_dets = detect_tracks(video, det, stride=stride)
-                if tracks:
-                    video.warnings.append(f"no face upright; found after turning the frames {90 * turned} degrees "
-                                          "(rotation metadata missing?)")
+        video, (detections, tracks, knots, dense_dets) = _faces(video, det, stride=stride)
+        if not tracks and stride and (n_frames - 1) * stride + 1 <= video.n_total:
+            # no face in the block (a late entrance, a long intro): sample the whole video as a spread sample does
+            t1 = time.perf_counter()
+            try:
+                whole = read_video(path, n_frames=n_frames, dense=dense if needs_dense else 0)
+            except Exception:  # noqa: BLE001 - the block's own result stands
+                whole = None
+            timings["decode"] += time.perf_counter() - t1
+            if whole is not None:
+                whole, found = _faces(whole, det, stride=0)
+                if found[1]:
+                    a, b = video.indices[0], video.indices[-1]
+                    video, (detections, tracks, knots, dense_dets) = whole, found
+                    video.warnings.append(f"no face in the sampled block (frames {a}-{b}); sampled over the whole "
+                                          "video instead")
     except Exception as e:  # noqa: BLE001
         return [VideoResult(path, v, "error", f"face detection: {type(e).__name__}: {e}", len(video.frames))
                 for v in variants]

@@ -306,3 +306,17 @@ def test_the_card_records_the_stride_and_predict_samples_with_it(trained, tmp_pa
     json.dump(card, open(model_dir / "model_card.json", "w"))
     with pytest.raises(ModelError, match="stride"):
         DetectorModel.load(str(model_dir))
+
+
+def test_no_face_in_the_block_falls_back_to_the_whole_video(carphone_frames, tmp_path):
+    """A face that enters after the strided block is still found: the whole video is sampled instead."""
+    blank = np.stack([np.full(carphone_frames.shape[1:], 60 + k, np.uint8) for k in range(100)])  # no face
+    late = np.concatenate([blank, carphone_frames[:100]])  # the face enters at frame 100 of 200
+    p = write_video(str(tmp_path / "late.mp4"), late, fps=25.0)
+    r = extract_video(p, calculators=select("meta"), n_frames=8, dense=0, stride=3)[0]  # block: frames 50-71
+    assert r.status == "ok", r.message
+    assert "no face in the sampled block" in r.message
+    again = extract_video(p, calculators=select("meta"), n_frames=8, dense=0, stride=3)[0]
+    assert again.tracks[0].features == r.tracks[0].features  # deterministic
+    spread = extract_video(p, calculators=select("meta"), n_frames=8, dense=0)[0]
+    assert spread.status == "ok" and "block" not in spread.message
