@@ -7,7 +7,8 @@ For each model (a ``train.py`` output folder), on every labelled clip (never tra
 bootstrap 95 % interval (resampled by identity group, so a fake and its original move together), log loss
 against a constant at the subset's base rate, mean P(fake) per class, overall and per dataset; the
 DeepFaceLive pairs whose fake scores above its own original; and the AUC by ``reliability`` band
-(``modeling.reliability``), to check that high-reliability rows are not worse than low ones.
+(``modeling.reliability``), to check that high-reliability rows are not worse than low ones. Each model after
+the first is compared with it on the same clips: the AUC difference with a paired bootstrap interval.
 
 Features come from the feature cache ``train.py --eval-data`` fills (``.cache/features``); the reliability
 rule's own measurements (face size, which the shipped models do not use) from a second cache,
@@ -72,7 +73,7 @@ def evaluate_model(model_dir: str, records, rows_by_path: dict, reliab: dict, or
     groups = np.array([rec_by_path[p].group or p for p in scored])
     ds = np.array([rec_by_path[p].dataset or "(none)" for p in scored])
     out = {"model": os.path.normpath(model_dir), "overall": subset_figures(y, prob, groups, clip=clip),
-           "per_dataset": {}}
+           "per_dataset": {}, "scores": {os.path.relpath(p, SHARED): float(q) for p, q in zip(scored, prob)}}
     for d in sorted(set(ds)):
         sel = ds == d
         out["per_dataset"][d] = subset_figures(y[sel], prob[sel], groups[sel], clip=clip)
@@ -86,6 +87,29 @@ def evaluate_model(model_dir: str, records, rows_by_path: dict, reliab: dict, or
                                    "pairs": int(len(diffs))}
     rel = np.array([reliab.get(p, np.nan) for p in scored])
     out["auc_by_reliability"] = reliability_bands(y, prob, rel)
+    return out
+
+
+def paired_differences(ref: dict, new: dict, records) -> dict:
+    """AUC of ``new`` minus ``ref`` (two :func:`evaluate_model` results) on the clips both scored, overall, per
+    dataset and on the older clips, with a paired bootstrap 95 % interval resampled by identity group."""
+    from modeling import metrics
+
+    recs = {os.path.relpath(r.path, SHARED): r for r in records}
+    both = sorted(set(ref["scores"]) & set(new["scores"]) & set(recs))
+    ds = np.array([recs[p].dataset or "(none)" for p in both])
+    subsets = {"overall": np.ones(len(both), bool),
+               "FF++ and UADFV": np.char.startswith(ds.astype(str), "FF++") | (ds == "UADFV")}
+    subsets.update({d: ds == d for d in sorted(set(ds))})
+    out = {}
+    for name, sel in subsets.items():
+        keys = [p for p, k in zip(both, sel) if k]
+        y = np.array([recs[p].label for p in keys])
+        if not 0 < y.sum() < len(y):
+            continue
+        d = metrics.bootstrap_auc_diff_ci(y, [ref["scores"][p] for p in keys], [new["scores"][p] for p in keys],
+                                          n_boot=2000, seed=0, groups=[recs[p].group or p for p in keys])
+        out[name] = {"n": len(keys), "d_auc": d.auc, "ci95": [d.lo, d.hi]}
     return out
 
 
@@ -185,8 +209,15 @@ def main(argv=None) -> int:
                   f"{s['auc_ci95'][1]:.2f}] log loss {s['log_loss']:.3f} ({s['constant_log_loss']:.3f})  n={s['n']}")
         print("   AUC by reliability:", {k: (round(v["auc"], 3) if "auc" in v else None, v["n"])
                                           for k, v in res["auc_by_reliability"].items()})
+    paired = {}
+    for res in results[1:]:
+        paired[res["model"]] = paired_differences(results[0], res, records)
+        print(f"{res['model']} minus {results[0]['model']}:")
+        for name, d in paired[res["model"]].items():
+            print(f"   {name:<45} {d['d_auc']:+.3f} [{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]  n={d['n']}")
     with open(args.out, "w") as f:
-        json.dump({"what": __doc__.split("\n\n")[0].strip(), "results": results}, f, indent=1, allow_nan=True)
+        json.dump({"what": __doc__.split("\n\n")[0].strip(), "results": results, "paired": paired}, f, indent=1,
+                  allow_nan=True)
     return 0
 
 

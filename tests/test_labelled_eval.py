@@ -44,3 +44,22 @@ def test_reliability_bands_split_rows_by_value_and_score_each_band_alone():
     assert list(merged) == ["0.5-1.0"] and merged["0.5-1.0"]["n"] == 6 and "auc_ci95" not in merged["0.5-1.0"]
     # a band with one class only has no AUC
     assert "auc" not in reliability_bands(y[:1], p[:1], rel[:1])["0.9-1.0"]
+
+
+def test_paired_differences_compare_two_models_on_the_same_clips_per_dataset():
+    from dataformats.records import Record
+    from labelled_eval import SHARED, paired_differences
+
+    recs = [Record(os.path.join(SHARED, f"x/{d}_{i}.mp4"), i % 2, group=f"{d}{i // 2}", dataset=d)
+            for d in ("UADFV", "DFL") for i in range(20)]
+    rng = np.random.default_rng(0)
+    noisy = {os.path.relpath(r.path, SHARED): float(rng.random()) for r in recs}
+    exact = {os.path.relpath(r.path, SHARED): 0.9 if r.label else 0.1 for r in recs}
+    same = paired_differences({"scores": noisy}, {"scores": noisy}, recs)
+    assert set(same) == {"overall", "FF++ and UADFV", "UADFV", "DFL"}
+    assert all(d["d_auc"] == 0.0 and d["ci95"] == [0.0, 0.0] for d in same.values())
+    better = paired_differences({"scores": noisy}, {"scores": exact}, recs)
+    assert better["overall"]["n"] == 40 and better["FF++ and UADFV"]["n"] == 20
+    assert better["overall"]["d_auc"] > 0.2 and better["overall"]["ci95"][0] > 0  # a real gain is outside noise
+    worse = paired_differences({"scores": exact}, {"scores": noisy}, recs)
+    assert math.isclose(worse["overall"]["d_auc"], -better["overall"]["d_auc"])
