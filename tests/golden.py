@@ -99,10 +99,13 @@ def make_clips(folder: str) -> dict[str, str]:
 def predict_clips(folder: str) -> dict:
     """Shipped-model predictions and feature rows of the golden clips."""
     from cli.predict import predict_one
+    from modeling.card import card_sampling
+    from modeling.detector import DetectorModel
 
+    cfg = {"model": None, **card_sampling(DetectorModel.read_checked()[0]), "device": "cpu", "explain": None}
     out = {}
     for name, path in make_clips(folder).items():
-        row, feats = predict_one(path, {"model": None, "frames": 32, "dense": 64, "device": "cpu", "explain": None})
+        row, feats = predict_one(path, cfg)  # sampled as predict.py samples for the shipped model
         out[name] = {"status": row["status"], "label": row["label"], "raw_score": row["raw_score"],
                      "features": feats}
     return out
