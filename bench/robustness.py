@@ -162,7 +162,8 @@ def main(argv=None) -> int:
     calcs = scoring_calculators(models.values())
     per_rows = {}
     for rows_kind in sorted({m.rows for m in models.values()}):
-        table, failures = extract_table(everything, calculators=calcs, **sampling, device="cpu", seed=0, cache_dir=args.cache, workers=args.workers, rows=rows_kind,
+        table, failures = extract_table(everything, calculators=calcs, **sampling, device="cpu", seed=0,
+                                        cache_dir=args.cache, workers=args.workers, rows=rows_kind,
                                         log=lambda *a: print(*a, file=sys.stderr))
         per_rows[rows_kind] = (table, failures)
     print(f"  features of {len(everything)} videos ({time.time() - t0:.0f} s)", file=sys.stderr)

@@ -146,7 +146,8 @@ def main(argv=None) -> int:
         print(f"== {model_dir}: fold models rebuilt ({time.time() - t0:.0f} s); largest difference from "
               f"oof.csv {check:.2e}", file=sys.stderr)
         reals = [r for r in records if r.label == 0]
-        common = dict(calculators=select(model.card["feature_set"]), **card_sampling(model.card), device="cpu", seed=0, cache_dir=args.cache,
+        common = dict(calculators=select(model.card["feature_set"]), **card_sampling(model.card), device="cpu",
+                      seed=0, cache_dir=args.cache,
                       workers=args.workers, rows=model.rows, fakes=["selfblend"],
                       log=lambda *a: print(*a, file=sys.stderr))
         rows, failures = extract_table(reals, augment=[f"perturb:{k}" for k in in_variants], **common)

@@ -80,7 +80,8 @@ def adapt_main(args, argv, parser) -> int:
     t0 = time.perf_counter()
     progress = Progress(len(records), "extracting features")
     try:
-        rows, failures = extract_table(records, calculators=calcs, **card_sampling(card), device=device, seed=args.seed, cache_dir=args.cache or None, workers=workers,
+        rows, failures = extract_table(records, calculators=calcs, **card_sampling(card), device=device,
+                                       seed=args.seed, cache_dir=args.cache or None, workers=workers,
                                        rows=base.rows, log=progress.write,
                                        progress=lambda done, total: progress.update(), strict=args.strict)
     except CalculatorFailure as e:

@@ -86,7 +86,8 @@ def predict_one(path: str, cfg: dict) -> tuple[dict, dict | None]:
         explain = cfg.get("explain")
         with native_log(native):  # what OpenCV/FFmpeg/ONNX print goes into the message, not over the output
             results = extract_video(path, calculators=calcs, n_frames=cfg["frames"], dense=cfg["dense"],
-                                    stride=cfg.get("stride", 0), device=cfg["device"], keep_tracks=bool(explain), strict=cfg.get("strict", False))
+                                    stride=cfg.get("stride", 0), device=cfg["device"], keep_tracks=bool(explain),
+                                    strict=cfg.get("strict", False))
         r = results[0]
         row.update(status=r.status, message=r.message, n_frames=r.n_frames, n_faces=r.n_faces, n_tracks=len(r.tracks))
         if r.status in SCORED:

@@ -533,7 +533,8 @@ def extract_table(records, *, calculators, frames, dense, device, seed, cache_di
     Each row is ``{column: value}`` plus bookkeeping keys ``_path, _variant, _label, _group, _source, _method,
     _dataset, _segment`` (``_source``: the repository or folder a video comes from); synthetic fakes
     (:func:`training_variants`) carry label 1 and their kind as method; ``swap`` fakes take donor faces from
-    the bank files ``donors``; frames are sampled with ``stride`` (:func:`pipeline.video.sampling_plan`). ``rows`` is ``video`` (one row per variant) or ``segment:K``
+    the bank files ``donors``; frames are sampled with ``stride`` (:func:`pipeline.video.sampling_plan`).
+    ``rows`` is ``video`` (one row per variant) or ``segment:K``
     (:mod:`modeling.rows`). Rows come back sorted by path, variant and segment, so training is reproducible whatever order the workers finish in; each
     carries the video file's ``_hash`` (content hash). ``progress(done, total)`` is called after each
     video (without it, ``log`` gets a line every 10 videos); ``strict`` stops at the first calculator

@@ -30,14 +30,17 @@ __all__ = ["Detection", "FaceDetector", "link_tracks", "box_iou", "KEY_EVERY", "
 
 #: every KEY_EVERY-th sampled frame (and the last) gets the full detection (:meth:`FaceDetector.detect_frames`)
 KEY_EVERY = 4
-#: the same when the sample is strided (``pipeline.video.sampling_plan``): its frames are a few video frames
-#: apart, so 8 sampled frames span less video than 4 of an evenly spread sample of any clip over 3 s
+#: the same when the sample is strided (``pipeline.video.sampling_plan``): 8 of its frames span 32 video frames at
+#: stride 4, less than 4 frames of a sample spread over a clip of 250 frames or more; every 8th frame of spread
+#: samples, twice that span, kept full detection's recall (``bench/face_recall.py``, bench/RESULTS.md 2026-12-03)
 KEY_EVERY_STRIDED = 8
 
 
 def key_every(stride: int) -> int:
     """The key-frame interval for a sample taken with ``stride`` (0: spread over the whole video)."""
     return KEY_EVERY_STRIDED if stride > 0 else KEY_EVERY
+
+
 #: side of the search window around an expected face, in face-box sides
 WINDOW = 2.2
 #: windows are searched only while together they cover at most this share of the frame

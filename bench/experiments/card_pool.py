@@ -28,7 +28,8 @@ class CardPool:
 
         extra = dict(fakes=self.fakes, augment=self.augment, donors=self.donors) if synthetic else {}
         return extract_table(records, calculators=self.calcs, frames=self.args.frames, dense=self.args.dense,
-                             stride=self.args.stride, device="cpu", seed=self.args.seed, cache_dir=self.cache, workers=self.workers,
+                             stride=self.args.stride, device="cpu", seed=self.args.seed, cache_dir=self.cache,
+                             workers=self.workers,
                              rows=rows or self.args.rows, log=lambda *a: None, **extra)
 
     def rows(self, *, rows: str | None = None) -> tuple[list, dict]:

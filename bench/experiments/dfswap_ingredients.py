@@ -116,8 +116,8 @@ def main(argv=None) -> int:
                 "-hull": "rswap"}
     recipe_of = {v: k for k, v in variants.items()}
     items = [(r.path, dict(calculators=cp.calcs, n_frames=cp.args.frames, dense=cp.args.dense,
-                           stride=cp.args.stride, device="cpu",
-                           variants=tuple(variants.values()), seed=cp.args.seed, donors=tuple(cp.donors), identity=r.group))
+                           stride=cp.args.stride, device="cpu", variants=tuple(variants.values()), seed=cp.args.seed,
+                           donors=tuple(cp.donors), identity=r.group))
              for r in reals]
     t0 = time.time()
     made = {}
