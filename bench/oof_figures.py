@@ -8,8 +8,9 @@ CV: every row was scored by a fold model that never saw its source): the pool AU
 variant; the real clips above 0.5 (the false-positive target); each held-out generator group of issue 22
 (AniTalker, EDTalk, the Wav2Lip family, the rest: ``pool_transfer.loro_groups``) against every real clip;
 and per synthetic kind against the reals (codec copies included on both sides). With two or more models, each
-later one against the first on the rows both scored: the AUC difference with a bootstrap 95 % interval resampled by identity group
-(``modeling.metrics.bootstrap_auc_diff_ci``), so a difference inside it is noise. Nothing is extracted.
+later one against the first on the rows both scored: the AUC difference with a bootstrap 95 % interval
+resampled by identity group (``modeling.metrics.bootstrap_auc_diff_ci``), so a difference whose interval
+holds 0 is noise. Nothing is extracted.
 """
 from __future__ import annotations
 
