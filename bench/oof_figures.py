@@ -5,9 +5,9 @@
 
 For each model folder (``train.py`` output), from the out-of-fold scores ``train.py`` wrote (leave-source-out
 CV: every row was scored by a fold model that never saw its source): the pool AUC and log loss over every
-variant; the real clips above 0.5 (the false-positive target); each held-out generator group of issue 22
-(AniTalker, EDTalk, the Wav2Lip family, the rest: ``pool_transfer.loro_groups``) against every real clip;
-and per synthetic kind against the reals (codec copies included on both sides). With two or more models, each
+variant; the real clips above 0.5 (the false-positive target), in all and per source folder; each held-out
+generator group of issue 22 (AniTalker, EDTalk, the Wav2Lip family, the rest: ``pool_transfer.loro_groups``)
+against every real clip; and per synthetic kind against the reals (codec copies included on both sides). With two or more models, each
 later one against the first on the rows both scored: the AUC difference with a bootstrap 95 % interval
 resampled by identity group (``modeling.metrics.bootstrap_auc_diff_ci``), so a difference whose interval
 holds 0 is noise. Nothing is extracted.
@@ -61,8 +61,15 @@ def figures(oof: dict, *, clip: float) -> dict:
     for name, keys in subsets(oof).items():
         y = [oof[k]["label"] for k in keys]
         out[name] = subset_figures(y, [oof[k]["prob"] for k in keys], [oof[k]["group"] for k in keys], clip=clip)
-    reals = [r for k, r in oof.items() if r["label"] == 0 and k[1] == "orig"]
-    out["real clips above 0.5"] = {"n": len(reals), "above": int(sum(r["prob"] > 0.5 for r in reals))}
+    reals = [(k, r) for k, r in oof.items() if r["label"] == 0 and k[1] == "orig"]
+    out["real clips above 0.5"] = {"n": len(reals), "above": int(sum(r["prob"] > 0.5 for _, r in reals))}
+    by_source: dict = {}
+    for k, r in reals:  # where the false positives are: the clip's folder (its source repository)
+        n_above = by_source.setdefault(os.path.basename(os.path.dirname(k[0])), [0, 0])
+        n_above[0] += int(r["prob"] > 0.5)
+        n_above[1] += 1
+    out["real clips above 0.5 by source"] = {s: {"above": a, "n": n} for s, (a, n) in
+                                             sorted(by_source.items(), key=lambda kv: (-kv[1][0], kv[0])) if a}
     return out
 
 
@@ -97,6 +104,8 @@ def main(argv=None) -> int:
                       f"log loss {fig['log_loss']:.3f} (constant {fig['constant_log_loss']:.3f}), n {fig['n']}")
             elif "above" in fig:
                 print(f"  {name}: {fig['above']} of {fig['n']}")
+            elif name.endswith("by source"):
+                print(f"  {name}: " + ", ".join(f"{s} {v['above']}/{v['n']}" for s, v in fig.items()))
     for m in models[1:]:
         res["paired"][m] = paired(oofs[models[0]], oofs[m])
         print(f"== {m} minus {models[0]}")
