@@ -322,7 +322,7 @@ def test_generator_frames_are_consistent_and_deterministic():
 
 
 def test_lower_face_generator_re_renders_the_mouth_and_leaves_the_eyes_untouched():
-    """``generator:lower`` (the shipped model's lip-sync-like fake): every draw covers both mouth corners and
+    """``generator:lower`` (the lip-sync-like fake): every draw covers both mouth corners and
     never reaches the eyes; the frame above the mask's top row is bit-identical."""
     f = frame(3, noise=8.0)
     static = np.repeat(f[None], 3, axis=0)
