@@ -20,15 +20,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from forensics.av import lagged_correlation, region_motion, speech_envelope
+from forensics.av import MOUTH, UPPER, lagged_correlation, mouth_motion, speech_envelope
 from forensics.backend import to_numpy
-from forensics.temporal import box_fraction_rects
 
 from .registry import CHEAP, Calculator
 
-#: face-box fractions ``(fx0, fy0, fx1, fy1)``: the mouth and jaw, and the eyes and brows above them
-MOUTH = (0.25, 0.62, 0.75, 0.98)
-UPPER = (0.2, 0.18, 0.8, 0.45)
+__all__ = ["MOUTH", "UPPER", "sync", "CALCULATORS"]
 #: the longest lag searched, seconds (speech leads or trails lip motion by well under this)
 MAX_LAG_S = 0.3
 #: fewest consecutive frames the measure needs
@@ -52,11 +49,7 @@ def sync(track) -> dict:
     if d is None or d.audio is None or len(d.frames) < MIN_FRAMES:
         return _nan()
     frames = to_numpy(d.frames)
-    boxes = to_numpy(d.boxes)
-    rects = to_numpy(box_fraction_rects(boxes, [MOUTH, UPPER]))
-    mouth = region_motion(frames, rects[:, 0])
-    upper = region_motion(frames, rects[:, 1])
-    motion = np.log(mouth + 1.0) - np.log(upper + 1.0)  # (M-1,), transitions t-1 -> t
+    motion = mouth_motion(frames, to_numpy(d.boxes))  # (M-1,), transitions t-1 -> t
     samples, rate = d.audio
     env = speech_envelope(samples, rate, fps=d.fps, n_frames=len(frames))
     energy = 0.5 * (env[1:] + env[:-1])  # the same transitions

@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from forensics.av import mouth_motion as relative_mouth_motion
 from forensics.backend import get_namespace, to_numpy
 from forensics.color import luma
 from forensics.rppg import band_coherence, chrom_pulse, pulse_spectrum, spectral_peak
@@ -225,6 +226,34 @@ def box_motion(track) -> dict:
     return {"box_jitter": bj.position, "box_scale_jitter": bj.scale}
 
 
+MOUTH_FEATURES = ("mouth_motion", "mouth_motion_q90", "mouth_motion_spread")
+
+
+def mouth_motion(track) -> dict:
+    """How much the mouth moves against the eyes and brows over the dense window, without audio.
+
+    Per transition between consecutive frames, the log ratio of the mouth-and-jaw
+    region's mean luma change to the upper face's (both placed on the moving face
+    box, :func:`forensics.av.mouth_motion`): lip-sync tools re-render only the
+    mouth, and audio-driven heads move it while the face stays still, where a real
+    talker's brows, cheeks and head move with the speech. Features: the mean
+    (``mouth_motion``), its 90th percentile over the window (``mouth_motion_q90``:
+    the most mouth-dominated moments) and its standard deviation
+    (``mouth_motion_spread``). This is the visual half of the ``av`` family's
+    ``speech_motion_ratio``, taken over every frame, so it needs no soundtrack and
+    a clip without one is not marked.
+    """
+    dense = track.dense
+    if dense is None or len(dense.frames) < MIN_FLICKER_FRAMES:
+        return _nan(MOUTH_FEATURES)
+    m = relative_mouth_motion(to_numpy(dense.frames), to_numpy(dense.boxes))
+    m = m[np.isfinite(m)]
+    if m.size < MIN_FLICKER_FRAMES - 1:
+        return _nan(MOUTH_FEATURES)
+    return {"mouth_motion": float(m.mean()), "mouth_motion_q90": float(np.percentile(m, 90)),
+            "mouth_motion_spread": float(m.std())}
+
+
 def landmarks(track) -> dict:
     """Per-frame jitter of the 5 landmarks against the head over the sparse frames:
     second temporal difference of landmarks normalised to the face crop
@@ -262,6 +291,11 @@ BOX_PHRASES = {
     "box_jitter": "jitter (second difference) of the face-box centre over consecutive frames",
     "box_scale_jitter": "jitter (second difference) of the face-box log size over consecutive frames",
 }
+MOUTH_PHRASES = {
+    "mouth_motion": "motion of the mouth relative to the eyes and brows between consecutive frames (log ratio)",
+    "mouth_motion_q90": "mouth motion relative to the eyes and brows at its most mouth-dominated moments",
+    "mouth_motion_spread": "variation of the mouth's motion relative to the eyes and brows over consecutive frames",
+}
 LANDMARK_PHRASES = {
     "lm_jitter": "jitter of the five facial landmarks within the face crop between sampled frames",
     "lm_shape_jitter": "jitter of the landmarks' shape (placement and scale removed) between sampled frames",
@@ -277,6 +311,9 @@ CALCULATORS = [
     Calculator("temporal", "box", box_motion, cost=CHEAP, gpu=True, needs_dense=True,
                description="face-box trajectory jitter over the dense window",
                features=BOX_PHRASES),
+    Calculator("temporal", "mouth", mouth_motion, cost=CHEAP, gpu=False, needs_dense=True, in_all=False,
+               description="mouth motion against the upper face's over the dense window (lip-sync, audio-driven heads)",
+               features=MOUTH_PHRASES),
     Calculator("temporal", "landmarks", landmarks, cost=CHEAP, gpu=True,
                description="landmark jitter against the face crop over the sparse frames",
                features=LANDMARK_PHRASES),

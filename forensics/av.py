@@ -24,7 +24,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["speech_envelope", "region_motion", "lagged_correlation"]
+__all__ = ["speech_envelope", "region_motion", "mouth_motion", "lagged_correlation", "MOUTH", "UPPER"]
+
+#: face-box fractions ``(fx0, fy0, fx1, fy1)``: the mouth and jaw, and the eyes and brows above them
+MOUTH = (0.25, 0.62, 0.75, 0.98)
+UPPER = (0.2, 0.18, 0.8, 0.45)
 
 #: floor of the RMS energy (full scale 1.0) before the logarithm: -80 dBFS, silence
 ENERGY_FLOOR = 1e-4
@@ -93,6 +97,33 @@ def region_motion(frames, rects, *, size: tuple[int, int] = (32, 16)) -> np.ndar
                              borderMode=cv2.BORDER_REPLICATE)
         patches[t] = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
     return np.abs(np.diff(patches.astype(np.float64), axis=0)).mean(axis=(1, 2))
+
+
+def mouth_motion(frames, boxes, *, mouth=MOUTH, upper=UPPER) -> np.ndarray:
+    """The mouth's frame-to-frame change relative to the upper face's.
+
+    Both regions follow the face box (:func:`region_motion` of rectangles placed
+    by :func:`forensics.temporal.box_fraction_rects`), so head motion and camera
+    shake change both and cancel in the log ratio; a face whose mouth alone is
+    re-rendered (lip-sync) or driven while the face stays still (audio-driven
+    heads) moves it more relative to the eyes and brows.
+
+    Parameters
+    ----------
+    frames : uint8 or float (M, H, W, 3) RGB, consecutive frames
+    boxes : float (M, 4) face boxes ``(x0, y0, x1, y1)`` in pixels
+    mouth, upper : face-box fractions of the two regions
+
+    Returns
+    -------
+    float64 (M - 1,)
+        ``log(1 + mouth change) - log(1 + upper-face change)`` per transition
+        ``t - 1 -> t``; NaN where a region is empty.
+    """
+    from .temporal import box_fraction_rects
+
+    rects = np.asarray(box_fraction_rects(np.asarray(boxes, dtype=np.float64), [mouth, upper]))
+    return np.log1p(region_motion(frames, rects[:, 0])) - np.log1p(region_motion(frames, rects[:, 1]))
 
 
 def lagged_correlation(a, b, *, max_lag: int) -> np.ndarray:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from features.registry import all_calculators
 from features.track import CROP_MARGIN, CROP_SIZE
 from modeling.rows import track_rows
 from synthesis.variants import is_synthetic_fake, needs_donor, synthetic_method, variant_cache_key
@@ -494,19 +495,26 @@ def extract_cached(path: str, *, calculators, n_frames, dense, device, variants,
         vk = variant_cache_key(v) if not needs_donor(v) else f"{v}|bank={_bank_digest(donors)}|id={identity}"
         return FeatureCache.key(h, dict(config, variant=vk))
 
-    out, todo = {}, []
+    out, todo, held = {}, [], set()
     for v in variants:
         hit = cache.get(key(v)) if h else None
         if hit is not None and set(wanted) <= set(hit.get("calculators", [])):
             out[v] = hit if hit["calculators"] == wanted else _restrict(hit, calculators)
         else:
             todo.append(v)
+            if hit is not None:  # what the entry holds already, by calculator key (any version)
+                held |= {c.split("@")[0] for c in hit.get("calculators", [])}
     if todo:
-        for r in extract_video(path, calculators=calculators, n_frames=n_frames, dense=dense, stride=stride,
+        # an entry is replaced by one that holds the union of its calculators and the wanted ones, never by a
+        # narrower one: asking for a new family must not throw away the families the entry was filled with
+        extra = [c for c in all_calculators() if c.key in held and c not in calculators]
+        run = list(calculators) + extra
+        stored = _calculator_ids(run)
+        for r in extract_video(path, calculators=run, n_frames=n_frames, dense=dense, stride=stride,
                                device=device, variants=tuple(todo), seed=seed, donors=tuple(donors), identity=identity,
                                strict=strict):
-            d = dict(result_to_json(r), calculators=wanted)
-            out[r.variant] = d
+            d = dict(result_to_json(r), calculators=stored)
+            out[r.variant] = d if not extra else _restrict(d, calculators)
             if h and r.status in SCORED + ("no_face",):
                 cache.put(key(r.variant), d)
     return [dict(out[v], path=path, content_hash=h) for v in variants]

@@ -129,3 +129,48 @@ def test_all_leaves_the_audio_family_out_unless_it_is_named():
 
     assert not any(c.family == "av" for c in select("all")) and not any(c.family == "av" for c in select("fast"))
     assert any(c.family == "av" for c in select("all,av")) and {c.family for c in select("av")} == {"av"}
+
+
+def _still_talker(m=64, *, brows_move: bool):
+    """:func:`_talking`'s head without its soundtrack, optionally with brows that move as much as the mouth."""
+    d = _talking(m)
+    frames = d.frames.copy()
+    if brows_move:
+        from forensics.av import UPPER
+
+        bx0, by0 = int(30 + UPPER[0] * 60), int(20 + UPPER[1] * 80)
+        rng = np.random.default_rng(5)
+        for t in range(m):
+            frames[t, by0 + 2:by0 + 18, bx0 + 2:bx0 + 30] = rng.integers(40, 200)
+    return DenseWindow(frames=frames, boxes=d.boxes, fps=d.fps, start_index=0)
+
+
+def test_mouth_motion_needs_no_audio_and_falls_when_the_upper_face_moves_too():
+    from features.temporal import MOUTH_FEATURES, mouth_motion
+
+    alone = mouth_motion(_Track(_still_talker(brows_move=False)))
+    both = mouth_motion(_Track(_still_talker(brows_move=True)))
+    assert set(alone) == set(MOUTH_FEATURES)
+    assert all(np.isfinite(v) for v in alone.values())  # no soundtrack, yet measured: missing audio marks nothing
+    assert alone["mouth_motion"] > 1.0  # the mouth changes by tens of grey levels, the brows by none
+    assert both["mouth_motion"] < alone["mouth_motion"] - 1.0
+    assert alone["mouth_motion_q90"] >= alone["mouth_motion"] and alone["mouth_motion_spread"] > 0
+    assert all(np.isnan(v) for v in mouth_motion(_Track(None)).values())
+    short = _still_talker(m=5, brows_move=False)
+    assert all(np.isnan(v) for v in mouth_motion(_Track(short)).values())
+
+
+def test_sync_and_mouth_motion_measure_the_same_mouth_against_upper_face_ratio():
+    from features.temporal import mouth_motion
+
+    d = _talking()
+    quiet = mouth_motion(_Track(DenseWindow(d.frames, d.boxes, d.fps, 0)))
+    # speech_motion_ratio averages the same per-transition ratio over the loud transitions only
+    assert sync(_Track(d))["speech_motion_ratio"] > quiet["mouth_motion"] > 0
+
+
+def test_all_keeps_mouth_motion_out_until_it_is_measured_in_a_model():
+    from features.registry import select
+
+    assert "temporal.mouth" not in [c.key for c in select("all")]
+    assert "temporal.mouth" in [c.key for c in select("all,temporal")]

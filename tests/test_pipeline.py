@@ -194,6 +194,25 @@ def test_cache_entries_serve_any_subset_of_their_calculators(carphone_path, tmp_
         batch.extract_cached(carphone_path, calculators=select("wavelet"), **kw)
 
 
+def test_a_new_family_adds_to_a_cache_entry_and_never_narrows_it(carphone_path, tmp_path, monkeypatch):
+    """Asking for a family the entry lacks computes it with the entry's own families, so the entry grows: the
+    families it was filled with are still served without decoding again, with the same values."""
+    import pipeline.batch as batch
+
+    kw = dict(n_frames=6, dense=0, device="cpu", variants=("orig",), seed=0, cache_dir=str(tmp_path / "c"))
+    first = batch.extract_cached(carphone_path, calculators=select("meta,spectral"), **kw)[0]
+    new = batch.extract_cached(carphone_path, calculators=select("wavelet"), **kw)[0]
+    assert {c.split("__")[0] for c in new["tracks"][0]["features"]} == {"wavelet"}  # only what was asked
+
+    def boom(*a, **k):
+        raise AssertionError("decoded again although the cache holds a superset")
+
+    monkeypatch.setattr(batch, "extract_video", boom)
+    for spec, ref in (("meta,spectral", first), ("wavelet", new)):
+        again = batch.extract_cached(carphone_path, calculators=select(spec), **kw)[0]
+        assert again["tracks"][0]["features"] == ref["tracks"][0]["features"]
+
+
 def test_eval_data_is_scored_never_trained_and_carries_an_interval(trained, tmp_path):
     root, _ = trained
     model_dir = tmp_path / "ev"

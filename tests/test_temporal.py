@@ -308,7 +308,7 @@ def test_background_too_small_gives_nan_flicker_but_pulse_runs():
 
 def test_registry_and_aggregation():
     calcs = select("temporal")
-    assert {c.name for c in calcs} == {"flicker", "rppg", "box", "landmarks"}
+    assert {c.name for c in calcs} == {"flicker", "rppg", "box", "mouth", "landmarks"}
     assert all(c.needs_dense for c in calcs if c.name != "landmarks")
     frames, boxes = synth_video(m=64, noise=2.0, pulse_hz=1.2)
     lm = np.stack([boxes[:, None, :2] + np.array([[0.3, 0.4], [0.7, 0.4], [0.5, 0.6], [0.35, 0.8], [0.65, 0.8]])
@@ -316,6 +316,7 @@ def test_registry_and_aggregation():
     row, errors = run_calculators(make_track(frames, boxes, landmarks=lm, n_sparse=6), calcs)
     assert not errors
     assert "temporal__pulse_rate__value" in row and "temporal__lm_jitter__mean" in row
+    assert "temporal__mouth_motion__value" in row
     assert row["temporal__lm_jitter__mean"] < 0.01  # landmarks move rigidly with the box
     assert all(np.isfinite(v) for v in row.values())
 
