@@ -44,9 +44,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 BENCH = os.path.dirname(HERE)
 ROOT = os.path.dirname(BENCH)
-sys.path.insert(0, ROOT)
-sys.path.insert(0, BENCH)
-sys.path.insert(0, HERE)
+sys.path[:0] = [HERE, BENCH, ROOT]  # the probes' helpers, bench/'s, then the packages
 
 COMBINERS = ("linear", "max", "noisy-or", "sum")
 
@@ -81,6 +79,13 @@ def combine(name: str, Z, scales, stacker) -> np.ndarray:
         p = 1.0 / (1.0 + np.exp(-L))
         return logit(1.0 - np.prod(1.0 - p, axis=1))
     raise ValueError(name)
+
+
+def combined_probs(Z, scales, stacker, finals) -> dict:
+    """``{combination: calibrated P(fake) per video}`` from the experts' margins ``Z``."""
+    from modeling.calibration import apply_platt
+
+    return {name: apply_platt(combine(name, Z, scales, stacker), *finals[name]) for name in COMBINERS}
 
 
 def expert_oof(X, y, rows, names, card, threads):
@@ -140,7 +145,7 @@ def main(argv=None) -> int:
 
     from card_pool import CardPool
     from labelled_eval import card_rows, labelled_records, subset_figures
-    from modeling.calibration import apply_platt, balanced_weights, fit_platt
+    from modeling.calibration import balanced_weights, fit_platt
     from modeling.detector import DetectorModel
     from modeling.metrics import bootstrap_auc_diff_ci
     from modeling.training import feature_matrix
@@ -194,11 +199,8 @@ def main(argv=None) -> int:
     out["card_calibration"] = [card["calibration"]["a"], card["calibration"]["b"]]
     if "pool" in args.parts:
         out["pool"] = {}
-        probs = {}
-        for name in COMBINERS:
-            a, b = finals[name]
-            p = apply_platt(combine(name, Zv, scales, stacker), a, b)
-            probs[name] = p
+        probs = combined_probs(Zv, scales, stacker, finals)
+        for name, p in probs.items():
             oof = {(os.path.normpath(v["_path"]), v["_variant"]): dict(label=int(v["_label"]), prob=float(pi),
                                                                        method=v["_method"] or "", group=v["_group"])
                    for v, pi in zip(vids, p) if np.isfinite(pi)}
@@ -246,11 +248,8 @@ def main(argv=None) -> int:
         pairs = [(os.path.normpath(os.path.join(SHARED, f)), os.path.normpath(os.path.join(SHARED, o)))
                  for d, f, o in paired_pairs(os.path.join(SHARED, "manifest.csv")) if "DeepFaceLive" in d]
         out["labelled"] = {}
-        lprobs = {}
-        for name in COMBINERS:
-            a, b = finals[name]
-            p = apply_platt(combine(name, Zlv, scales, stacker), a, b)
-            lprobs[name] = p
+        lprobs = combined_probs(Zlv, scales, stacker, finals)
+        for name, p in lprobs.items():
             res = {"overall": subset_figures(ly, p, grp, clip=clip), "per_dataset": {}}
             for d in sorted(set(ds)):
                 m = ds == d

@@ -27,9 +27,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 BENCH = os.path.dirname(HERE)
 ROOT = os.path.dirname(BENCH)
-sys.path.insert(0, ROOT)
-sys.path.insert(0, BENCH)
-sys.path.insert(0, HERE)
+sys.path[:0] = [HERE, BENCH, ROOT]  # the probes' helpers, bench/'s, then the packages
 SHARED = os.path.normpath(os.path.join(ROOT, "..", "shared", "data"))
 
 
