@@ -99,16 +99,15 @@ def _encode(target, frames, *, crf, fps, preset, threads, container) -> None:
     h, w = frames.shape[1:3]
     if h % 2 or w % 2:
         raise ValueError(f"yuv420p needs even width and height, got {w}x{h} (h264_roundtrip pads)")
-    params = _COLOUR_PARAMS
-    if -(-w // 16) % 2:
-        # An odd number of 16-px macroblocks across: the macroblock-tree rate control of the libx264 that PyAV's
-        # wheels bundle then reads an uninitialised stack value inside x264_encoder_encode (valgrind memcheck:
-        # "Use of uninitialised value of size 8 ... created by a stack allocation" at widths 78, 80 and 112;
-        # none at 64, 96, 128, 160, nor with mbtree=0), so the bytes depended on what earlier calls had left on
-        # the stack: 12 of 15 runs of the round-trip determinism test failed (a 77x58 clip, more often with
-        # OpenCV's thread pool busy). Padding to an even count instead keeps mbtree but lets the padding steer
-        # it: a real and a self-blended copy then differed by 3.6 grey levels far from the blend at CRF 40.
-        params += ":mbtree=0"
+    # No macroblock-tree rate control. In the libx264 that PyAV's wheels bundle it reads an uninitialised stack
+    # value inside x264_encoder_encode (valgrind memcheck: "Use of uninitialised value of size 8 ... created by a
+    # stack allocation"), so the bytes depend on what earlier calls left on the stack. First seen at an odd count
+    # of macroblocks across (widths 78, 80, 112: 12 of 15 runs of the round-trip determinism test failed), then,
+    # 2026-12-07, at even widths too: 96x80, 160x120, 192x144 and 224x176 gave two different outputs in six
+    # identical calls, and 14 % of the training pool's H.264 copies came out different in a second extraction.
+    # mbtree=0 gave one output at every size tried. (Padding to an even count was tried before: it keeps mbtree
+    # but lets the padding steer it, so a real and a self-blended copy differed far from the blend at CRF 40.)
+    params = _COLOUR_PARAMS + ":mbtree=0"
     with av.open(target, mode="w", format=container) as out:
         stream = out.add_stream("libx264", rate=_fraction(fps))
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"

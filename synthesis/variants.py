@@ -64,6 +64,7 @@ __all__ = [
     "synthetic_method",
     "needs_donor",
     "SYNTHESIS_VERSION",
+    "CODEC_VERSION",
     "variant_cache_key",
 ]
 
@@ -79,6 +80,9 @@ AUGMENTATIONS = ("reencode", "h264", "perturb")
 #: version of every variant outside :data:`VARIANTS`; bump it when their output changes, so that
 #: feature caches keyed by :func:`variant_cache_key` are not served stale
 SYNTHESIS_VERSION = 1
+#: version of the H.264 pass (:mod:`synthesis.codec`) inside variants whose augmentations encode (``h264``,
+#: ``perturb``); 2: macroblock-tree rate control off in every encode, which made the bytes reproducible
+CODEC_VERSION = 2
 
 _BASE_RE = re.compile(r"^(?P<base>[a-z]+)(?:#(?P<n1>\d+))?(?::(?P<region>[a-z]+))?(?:#(?P<n2>\d+))?$")
 _AUG_RE = re.compile(r"^(?P<name>[a-z0-9]+)(?::(?P<arg>[a-z0-9_]+))?(?:#(?P<n>\d+))?$")
@@ -168,13 +172,16 @@ def variant_cache_key(variant: str, donor=None) -> str:
 
     The original :data:`VARIANTS` keep their plain names (existing caches stay
     valid: their output is unchanged); every other variant adds
-    :data:`SYNTHESIS_VERSION`, and ``swap`` variants the donor (its source,
+    :data:`SYNTHESIS_VERSION`, those that go through the H.264 encoder :data:`CODEC_VERSION`, and ``swap``
+    variants the donor (its source,
     identity and a CRC of its crops), since another donor is another fake.
     """
     spec = parse_variant(variant)
     if variant in VARIANTS:
         return variant
     key = f"{variant}|synthesis-v{SYNTHESIS_VERSION}"
+    if any(name in ("h264", "perturb") for name, _, _ in spec.augs):
+        key += f"|codec-v{CODEC_VERSION}"
     if spec.base in DONOR_BASES:
         if donor is None:
             raise ValueError(f"{variant!r} needs a donor entry")

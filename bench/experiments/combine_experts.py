@@ -90,8 +90,8 @@ def combined_probs(Z, scales, stacker, finals) -> dict:
 
 def expert_oof(X, y, rows, names, card, threads):
     """Per row, each expert's out-of-fold margin in the card's folds (as ``stacked_cv`` computes them)."""
-    from modeling.stacking import _expert_fold_models, expert_columns, expert_rows, only_columns
-    from modeling.training import NUM_ROUNDS, fake_kind, grouped_folds, resolve_params
+    from modeling.stacking import expert_columns, expert_rows, only_columns
+    from modeling.training import NUM_ROUNDS, fake_kind, fold_models, grouped_folds, resolve_params
 
     seed = int(card["training"].get("seed", 0))
     kinds = [fake_kind(r) for r in rows]
@@ -102,8 +102,9 @@ def expert_oof(X, y, rows, names, card, threads):
     Z = np.full((len(y), len(cols_of)), np.nan)
     for i, (cols, sel) in enumerate(zip(cols_of.values(), expert_rows(list(cols_of), kinds))):
         Xe = only_columns(X, cols)
-        for f, b in _expert_fold_models(Xe, y, folds, sel, feature_names=names, params=params,
-                                        rounds=NUM_ROUNDS, weights=None).items():
+        keep = slice(None) if sel is None else sel  # the expert's rows, as stacked_cv trains it
+        for f, b in fold_models(Xe[keep], y[keep], folds[keep], feature_names=names, params=params,
+                                rounds=NUM_ROUNDS).items():
             Z[folds == f, i] = b.predict(Xe[folds == f], raw_score=True)
         print(f"expert {list(cols_of)[i]}: out-of-fold margins done", flush=True)
     return Z, folds

@@ -56,9 +56,9 @@ def main(argv=None) -> int:
     from modeling.calibration import apply_platt, balanced_weights, fit_platt
     from modeling.detector import DetectorModel
     from modeling.metrics import bootstrap_auc_diff_ci
-    from modeling.stacking import _expert_fold_models, fit_stacker, only_columns
-    from modeling.training import NUM_ROUNDS, fake_kind, feature_matrix, final_model, grouped_folds, per_video, \
-        resolve_params
+    from modeling.stacking import fit_stacker, only_columns
+    from modeling.training import NUM_ROUNDS, fake_kind, feature_matrix, final_model, fold_models, grouped_folds, \
+        per_video, resolve_params
 
     t0 = time.time()
     shipped = DetectorModel.load(args.model)
@@ -89,8 +89,8 @@ def main(argv=None) -> int:
         z = np.full(len(y), np.nan)
         prm = dict(params, seed=s)
         Xe = only_columns(X, cols)
-        for f, bst in _expert_fold_models(Xe, y, folds, sel, feature_names=names, params=prm, rounds=NUM_ROUNDS,
-                                          weights=None).items():
+        for f, bst in fold_models(Xe[sel], y[sel], folds[sel], feature_names=names, params=prm,
+                                  rounds=NUM_ROUNDS).items():
             z[folds == f] = bst.predict(Xe[folds == f], raw_score=True)
         return z
 
