@@ -80,14 +80,27 @@ def evaluate_model(model_dir: str, records, rows_by_path: dict, reliab: dict, or
     older = np.char.startswith(ds.astype(str), "FF++") | (ds == "UADFV")  # the labelled clips before 2026-12-02
     if older.any():
         out["FF++ and UADFV"] = subset_figures(y[older], prob[older], groups[older], clip=clip)
-    # the DeepFaceLive pairs: fake against its own original (a tie counts half)
-    diffs = np.array([by_path[p]["_prob"] - by_path[originals[p]]["_prob"] for p in scored
-                      if rec_by_path[p].dataset == DFL and originals.get(p) in by_path])
-    out["dfl_pairs_fake_above"] = {"wins": float((diffs > 0).sum() + 0.5 * (diffs == 0).sum()),
-                                   "pairs": int(len(diffs))}
+    out["dfl_pairs_fake_above"] = fake_above_original({p: by_path[p]["_prob"] for p in scored},
+                                                      {p: originals[p] for p in scored
+                                                       if rec_by_path[p].dataset == DFL and p in originals})
     rel = np.array([reliab.get(p, np.nan) for p in scored])
     out["auc_by_reliability"] = reliability_bands(y, prob, rel)
     return out
+
+
+def fake_above_original(score: dict, originals: dict) -> dict:
+    """How many fakes score above their own original: ``score`` ``{path: P(fake)}``, ``originals``
+    ``{fake path: original path}``; pairs with a side unscored are left out, a tie counts half."""
+    diffs = np.array([score[f] - score[o] for f, o in originals.items()
+                      if np.isfinite(score.get(f, np.nan)) and np.isfinite(score.get(o, np.nan))])
+    return {"wins": float((diffs > 0).sum() + 0.5 * (diffs == 0).sum()), "pairs": int(len(diffs))}
+
+
+def dfl_originals() -> dict:
+    """``{fake path: its original's path}`` of the DeepFaceLive side-by-side pairs in the manifest (normalised)."""
+    with open(os.path.join(SHARED, "manifest.csv"), newline="") as f:
+        return {os.path.normpath(os.path.join(SHARED, r["path"])): os.path.normpath(os.path.join(SHARED, r["original"]))
+                for r in csv.DictReader(f) if r["dataset"] == DFL and r["label"] == "FAKE" and r["original"]}
 
 
 def paired_differences(ref: dict, new: dict, records) -> dict:

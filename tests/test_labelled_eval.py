@@ -63,3 +63,16 @@ def test_paired_differences_compare_two_models_on_the_same_clips_per_dataset():
     assert better["overall"]["d_auc"] > 0.2 and better["overall"]["ci95"][0] > 0  # a real gain is outside noise
     worse = paired_differences({"scores": exact}, {"scores": noisy}, recs)
     assert math.isclose(worse["overall"]["d_auc"], -better["overall"]["d_auc"])
+
+
+def test_fake_above_original_counts_wins_ties_half_and_skips_unscored_pairs():
+    from labelled_eval import fake_above_original
+
+    score = {"f1": 0.7, "o1": 0.2, "f2": 0.4, "o2": 0.4, "f3": 0.1, "o3": 0.6, "f4": float("nan"), "f5": 0.9}
+    originals = {"f1": "o1", "f2": "o2", "f3": "o3", "f4": "o1", "f5": "missing"}
+    assert fake_above_original(score, originals) == {"wins": 1.5, "pairs": 3}
+    # swapping the roles of fake and original turns each win into a loss
+    flipped = {o: f for f, o in list(originals.items())[:3]}
+    assert fake_above_original(score, flipped) == {"wins": 1.5, "pairs": 3}
+    assert fake_above_original({"f": 0.9, "o": 0.1}, {"f": "o"})["wins"] == 1.0
+    assert fake_above_original({"f": 0.1, "o": 0.9}, {"f": "o"})["wins"] == 0.0

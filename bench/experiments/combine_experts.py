@@ -234,8 +234,7 @@ def main(argv=None) -> int:
             out["pool"][name]["paired vs linear"] = pairs
 
     if "labelled" in args.parts:
-        from labelled_eval import SHARED
-        from paired_columns import paired_pairs
+        from labelled_eval import dfl_originals, fake_above_original
 
         recs = labelled_records()
         lrows, _ = card_rows(recs, card, cache=args.cache, workers=args.workers)
@@ -246,8 +245,7 @@ def main(argv=None) -> int:
         ds = np.array([v["_dataset"] or "" for v in lvids])
         grp = [v["_group"] for v in lvids]
         path = [os.path.normpath(v["_path"]) for v in lvids]
-        pairs = [(os.path.normpath(os.path.join(SHARED, f)), os.path.normpath(os.path.join(SHARED, o)))
-                 for d, f, o in paired_pairs(os.path.join(SHARED, "manifest.csv")) if "DeepFaceLive" in d]
+        pairs = dfl_originals()
         out["labelled"] = {}
         lprobs = combined_probs(Zlv, scales, stacker, finals)
         for name, p in lprobs.items():
@@ -256,15 +254,13 @@ def main(argv=None) -> int:
                 m = ds == d
                 if len(set(ly[m])) == 2:
                     res["per_dataset"][d] = subset_figures(ly[m], p[m], [g for g, k in zip(grp, m) if k], clip=clip)
-            by = dict(zip(path, p))
-            wins = [by[f] > by[o] for f, o in pairs if f in by and o in by]
-            res["dfl_pairs_fake_above"] = {"wins": int(sum(wins)), "pairs": len(wins)}
+            res["dfl_pairs_fake_above"] = wins = fake_above_original(dict(zip(path, p)), pairs)
             out["labelled"][name] = res
             o = res["overall"]
             print(f"labelled {name}: AUC {o['auc']:.3f} [{o['auc_ci95'][0]:.2f}, {o['auc_ci95'][1]:.2f}] log loss "
                   f"{o['log_loss']:.3f}; " + ", ".join(f"{d.split('/')[-1][:18]} {s['auc']:.3f}"
                                                        for d, s in res["per_dataset"].items())
-                  + f"; DFL pairs {sum(wins)}/{len(wins)}", flush=True)
+                  + f"; DFL pairs {wins['wins']:g}/{wins['pairs']}", flush=True)
         for name in COMBINERS[1:]:
             d = bootstrap_auc_diff_ci(ly, lprobs["linear"], lprobs[name], n_boot=2000, seed=0, groups=grp)
             out["labelled"][name]["paired vs linear"] = {"d_auc": d.auc, "ci95": [d.lo, d.hi]}

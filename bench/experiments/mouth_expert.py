@@ -48,9 +48,8 @@ def main(argv=None) -> int:
 
     from card_pool import CardPool
     from combine_experts import split_margins
-    from labelled_eval import SHARED, card_rows, labelled_records, subset_figures
+    from labelled_eval import card_rows, dfl_originals, fake_above_original, labelled_records, subset_figures
     from oof_figures import figures, paired, read_oof
-    from paired_columns import paired_pairs
 
     from features.registry import family_of
     from modeling.calibration import apply_platt, balanced_weights, fit_platt
@@ -154,8 +153,6 @@ def main(argv=None) -> int:
     grp = [v["_group"] for v in lv]
     ds = np.array([v["_dataset"] or "" for v in lv])
     path = [os.path.normpath(v["_path"]) for v in lv]
-    pairs = [(os.path.normpath(os.path.join(SHARED, f)), os.path.normpath(os.path.join(SHARED, o)))
-             for d, f, o in paired_pairs(os.path.join(SHARED, "manifest.csv")) if "DeepFaceLive" in d]
     lab = {"overall": subset_figures(ly, lp, grp, clip=card["clip"][0]), "per_dataset": {}}
     d = bootstrap_auc_diff_ci(ly, lp_ref, lp, n_boot=2000, seed=0, groups=grp)
     lab["overall_paired_vs_shipped"] = {"d_auc": d.auc, "ci95": [d.lo, d.hi]}
@@ -166,13 +163,11 @@ def main(argv=None) -> int:
             dd = bootstrap_auc_diff_ci(ly[m], lp_ref[m], lp[m], n_boot=2000, seed=0, groups=g)
             lab["per_dataset"][name] = dict(subset_figures(ly[m], lp[m], g, clip=card["clip"][0]),
                                             paired_vs_shipped={"d_auc": dd.auc, "ci95": [dd.lo, dd.hi]})
-    by = dict(zip(path, lp))
-    wins = [by[f] > by[o] for f, o in pairs if f in by and o in by]
-    lab["dfl_pairs_fake_above"] = {"wins": int(sum(wins)), "pairs": len(wins)}
+    lab["dfl_pairs_fake_above"] = wins = fake_above_original(dict(zip(path, lp)), dfl_originals())
     out["labelled"] = lab
     o = lab["overall"]
     print(f"labelled: {o['auc']:.3f} [{o['auc_ci95'][0]:.2f}, {o['auc_ci95'][1]:.2f}] log loss {o['log_loss']:.3f}, "
-          f"paired {d.auc:+.3f} [{d.lo:+.3f}, {d.hi:+.3f}]; DFL pairs {sum(wins)}/{len(wins)}")
+          f"paired {d.auc:+.3f} [{d.lo:+.3f}, {d.hi:+.3f}]; DFL pairs {wins['wins']:g}/{wins['pairs']}")
     for name, s in lab["per_dataset"].items():
         q = s["paired_vs_shipped"]
         print(f"  {name}: {s['auc']:.3f} ({q['d_auc']:+.3f} [{q['ci95'][0]:+.3f}, {q['ci95'][1]:+.3f}])")

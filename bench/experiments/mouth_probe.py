@@ -40,9 +40,8 @@ def main(argv=None) -> int:
 
     from dataformats import read_labels
     from features.registry import all_calculators
-    from labelled_eval import labelled_records
+    from labelled_eval import dfl_originals, fake_above_original, labelled_records
     from modeling.metrics import bootstrap_auc_ci, roc_auc
-    from paired_columns import paired_pairs
     from pipeline.batch import extract_table
     from pool_transfer import loro_groups, repository
 
@@ -67,8 +66,7 @@ def main(argv=None) -> int:
     ly = np.array([r["_label"] for r in lrows])
     lds = np.array([r["_dataset"] or "" for r in lrows])
     lpath = [os.path.normpath(r["_path"]) for r in lrows]
-    pairs = [(os.path.normpath(os.path.join(SHARED, f)), os.path.normpath(os.path.join(SHARED, o)))
-             for d, f, o in paired_pairs(os.path.join(SHARED, "manifest.csv")) if "DeepFaceLive" in d]
+    pairs = dfl_originals()
     out["columns"] = {}
     for c in cols:
         x = np.array([float(r[c]) for r in rows])
@@ -90,15 +88,13 @@ def main(argv=None) -> int:
             m = lok & (lds == d)
             if len(set(ly[m])) == 2:
                 res["labelled"][d] = {"n": int(m.sum()), "auc": roc_auc(ly[m], lx[m])}
-        by = dict(zip(lpath, lx))
-        wins = [by[f] > by[o] for f, o in pairs if np.isfinite(by.get(f, np.nan)) and np.isfinite(by.get(o, np.nan))]
-        res["dfl_pairs_fake_above"] = {"wins": int(sum(wins)), "pairs": len(wins)}
+        res["dfl_pairs_fake_above"] = wins = fake_above_original(dict(zip(lpath, lx)), pairs)
         out["columns"][c] = res
         print(f"{c}: pool {ci.auc:.3f} [{ci.lo:.2f}, {ci.hi:.2f}] NaN {res['nan_share']:.2f}; held out "
               + ", ".join(f"{g} {h['auc_direction_from_others']:.2f}" for g, h in res["held_out"].items())
               + f"; labelled {res['labelled']['all']:.3f}, "
               + ", ".join(f"{d.split('/')[-1][:20]} {v['auc']:.2f}" for d, v in res["labelled"].items() if d != "all")
-              + f"; DFL pairs {sum(wins)}/{len(wins)}", flush=True)
+              + f"; DFL pairs {wins['wins']:g}/{wins['pairs']}", flush=True)
     with open(args.out, "w") as f:
         json.dump(out, f, indent=1, allow_nan=True)
     return 0
