@@ -24,6 +24,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .temporal import box_fraction_rects
+
 __all__ = ["speech_envelope", "region_motion", "mouth_motion", "lagged_correlation", "MOUTH", "UPPER"]
 
 #: face-box fractions ``(fx0, fy0, fx1, fy1)``: the mouth and jaw, and the eyes and brows above them
@@ -120,8 +122,6 @@ def mouth_motion(frames, boxes, *, mouth=MOUTH, upper=UPPER) -> np.ndarray:
         ``log(1 + mouth change) - log(1 + upper-face change)`` per transition
         ``t - 1 -> t``; NaN where a region is empty.
     """
-    from .temporal import box_fraction_rects
-
     rects = np.asarray(box_fraction_rects(np.asarray(boxes, dtype=np.float64), [mouth, upper]))
     return np.log1p(region_motion(frames, rects[:, 0])) - np.log1p(region_motion(frames, rects[:, 1]))
 

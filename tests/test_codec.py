@@ -44,7 +44,7 @@ def test_deterministic_bytes_and_frames(clip):
 
 
 _REPEAT_ROUND_TRIPS = """
-import hashlib, sys
+import hashlib
 import cv2, numpy as np
 from synthesis.codec import h264_roundtrip
 rng = np.random.default_rng(0)

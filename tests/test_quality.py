@@ -1,7 +1,6 @@
 """quality family: planted compression, blur and upscaling are measured where they are."""
 import cv2
 import numpy as np
-import pytest
 
 from features.quality import quality, upscale
 from features.track import build_track
