@@ -26,13 +26,13 @@ def test_selection_filters():
     # measured, not in a shipped model yet: a whole family, or one calculator of a shipped family
     unshipped = {c.key for c in all_calculators() if not c.in_all}
     assert {k for k in unshipped if k.startswith("context.")} and "temporal.mouth" in unshipped
-    assert {k.split(".")[0] for k in unshipped} == {"context", "temporal"}
+    assert {k.split(".")[0] for k in unshipped} == {"context", "colour", "temporal"}
     keys = {c.key for c in all_calculators()}
     audio_keys = {c.key for c in all_calculators() if c.needs_audio}
     assert {c.key for c in select("all")} == keys - audio_keys - unshipped
     assert not {c.key for c in select("fast")} & (audio_keys | unshipped)
-    assert {c.family for c in select("all,context")} == set(fams) - audio
-    assert {c.key for c in select("all,context,temporal")} == keys - audio_keys
+    assert {c.family for c in select("all,context")} == set(fams) - audio - {"colour"}
+    assert {c.key for c in select("all,context,colour,temporal")} == keys - audio_keys
     assert all(c.cost < EXPENSIVE for c in select("fast"))
     for f in fams:
         assert {c.family for c in select(f)} == {f}
@@ -43,7 +43,7 @@ def test_selection_filters():
 
 
 def test_selection_excludes_families():
-    fams = [f for f in families() if f not in ("av", "context")]  # "all" leaves these out
+    fams = [f for f in families() if f not in ("av", "context", "colour")]  # "all" leaves these out
     assert {c.family for c in select("all,-meta")} == set(fams) - {"meta"}
     assert {c.family for c in select("-meta,-prnu")} == set(fams) - {"meta", "prnu"}
     assert {c.family for c in select("fast,-spectral")} == {c.family for c in select("fast")} - {"spectral"}
