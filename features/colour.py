@@ -49,8 +49,12 @@ def colour_residue(track) -> dict:
     ycc = rgb_to_ycrcb(xp.asarray(gather_tiles(track.frames, tiles, tile=TILE), dtype=xp.float32))
     skin = skin_mask(ycc)  # (T, K, S, S)
     zone, below = xp.asarray(tiles.zone), xp.asarray(tiles.dy > NECK_DY)
-    where = {"face": zone == CORE, "ring": zone == RING, "neck": (zone == RING) & below}
-    m = {k: chroma_moments(ycc, skin & v[:, :, None, None], min_weight=MIN_PIXELS) for k, v in where.items()}
+    # zone z's tiles sit in slots z * CAP ... (z + 1) * CAP (forensics.context.zone_tiles): read only those
+    core, ring = slice(CORE * CAP, (CORE + 1) * CAP), slice(RING * CAP, (RING + 1) * CAP)
+    where = {"face": (core, zone[:, core] == CORE), "ring": (ring, zone[:, ring] == RING),
+             "neck": (ring, (zone[:, ring] == RING) & below[:, ring])}
+    m = {k: chroma_moments(ycc[:, sl], skin[:, sl] & v[:, :, None, None], min_weight=MIN_PIXELS)
+         for k, (sl, v) in where.items()}
     out = {}
     face = m["face"]
     for other in ("neck", "ring"):
