@@ -10,11 +10,11 @@ difference, face minus neck (or minus the whole ring around the face), over skin
 only (the YCrCb box of Chai & Ngan 1999), so the scene's light and the camera's white
 balance cancel: 0 means "the face's skin is coloured like the skin around it".
 
-Zones come from the face ellipse's normalised radius on 16-px native tiles
-(:func:`forensics.context.zone_tiles`): the face core ``r <= 0.85``, the ring
-``1.05 < r <= 1.6`` and, within the ring, the neck (tiles whose centre lies more
-than one vertical semi-axis below the ellipse centre). A frame with fewer than 64
-skin pixels in a zone gives NaN.
+Zones are the context family's (:func:`features.context.zone_pixels`: the same tiles,
+gathered once per track): the face core ``r <= 0.85``, the ring ``1.05 < r <= 1.6``
+and, within the ring, the neck (tiles whose centre lies more than one vertical
+semi-axis below the ellipse centre). A frame with fewer than 64 skin pixels in a
+zone gives NaN.
 
 Not in the named sets ``all`` and ``fast`` (``train.py --features all,colour`` adds it);
 ``docs/results.md`` (2026-12-07, "Colour-transfer residue") has what it measured.
@@ -23,19 +23,14 @@ from __future__ import annotations
 
 from forensics.blending import rgb_to_ycrcb, skin_mask
 from forensics.color import chroma_moments
-from forensics.context import TILE, gather_tiles, zone_tiles
 
+from .context import CAP, CORE, RING, zone_pixels
 from .registry import CHEAP, Calculator
 
-__all__ = ["CALCULATORS", "ZONES", "NECK_DY"]
+__all__ = ["CALCULATORS", "NECK_DY"]
 
-#: (lo, hi] normalised-radius ranges: the face core and the ring around it (as in the context family)
-ZONES = ((0.0, 0.85), (1.05, 1.6))
-CORE, RING = 0, 1
 #: ring tiles whose centre lies this many vertical semi-axes below the ellipse centre are the neck
 NECK_DY = 1.0
-#: most tiles per zone and frame
-CAP = 96
 #: fewest skin pixels for a zone's moments
 MIN_PIXELS = 64.0
 CHANNELS = ("cr", "cb")
@@ -45,16 +40,16 @@ def colour_residue(track) -> dict:
     """Face minus neck and face minus ring, for Cr and Cb: mean offset, log spread ratio, skewness, excess
     kurtosis and correlation with luma, over skin pixels."""
     xp = track.xp
-    tiles = zone_tiles(track.boxes, track.frames.shape[1:3], ZONES, tile=TILE, cap=CAP)
-    ycc = rgb_to_ycrcb(xp.asarray(gather_tiles(track.frames, tiles, tile=TILE), dtype=xp.float32))
-    skin = skin_mask(ycc)  # (T, K, S, S)
-    zone, below = xp.asarray(tiles.zone), xp.asarray(tiles.dy > NECK_DY)
+    tiles, pixels = zone_pixels(track)  # the context family's tiles, gathered once per track
     # zone z's tiles sit in slots z * CAP ... (z + 1) * CAP (forensics.context.zone_tiles): read only those
     core, ring = slice(CORE * CAP, (CORE + 1) * CAP), slice(RING * CAP, (RING + 1) * CAP)
-    where = {"face": (core, zone[:, core] == CORE), "ring": (ring, zone[:, ring] == RING),
-             "neck": (ring, (zone[:, ring] == RING) & below[:, ring])}
-    m = {k: chroma_moments(ycc[:, sl], skin[:, sl] & v[:, :, None, None], min_weight=MIN_PIXELS)
-         for k, (sl, v) in where.items()}
+    zone, below = xp.asarray(tiles.zone), xp.asarray(tiles.dy > NECK_DY)
+    ycc_core, ycc_ring = (rgb_to_ycrcb(xp.asarray(pixels[:, sl], dtype=xp.float32)) for sl in (core, ring))
+    skin_core, skin_ring = skin_mask(ycc_core), skin_mask(ycc_ring)  # (T, CAP, S, S)
+    in_core, in_ring = (zone[:, core] == CORE)[..., None, None], (zone[:, ring] == RING)[..., None, None]
+    m = {"face": chroma_moments(ycc_core, skin_core & in_core, min_weight=MIN_PIXELS),
+         "ring": chroma_moments(ycc_ring, skin_ring & in_ring, min_weight=MIN_PIXELS),
+         "neck": chroma_moments(ycc_ring, skin_ring & in_ring & below[:, ring, None, None], min_weight=MIN_PIXELS)}
     out = {}
     face = m["face"]
     for other in ("neck", "ring"):

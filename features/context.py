@@ -26,7 +26,7 @@ from forensics.context import TILE, gather_tiles, tile_texture, zone_quantile, z
 
 from .registry import CHEAP, Calculator
 
-__all__ = ["CALCULATORS", "ZONES", "CAP"]
+__all__ = ["CALCULATORS", "ZONES", "CAP", "zone_pixels"]
 
 #: (lo, hi] normalised-radius ranges of the zones: face core, ring, rest of the frame
 ZONES = ((0.0, 0.85), (1.05, 1.6), (1.8, np.inf))
@@ -42,12 +42,22 @@ FLOOR = 0.05
 FLOOR_Q = 0.1
 
 
+def zone_pixels(track):
+    """The frames' zone tiles (:data:`ZONES`, :data:`CAP` per zone) and their RGB pixels on the track's device,
+    computed once per track: the ``context`` and ``colour`` families read the same tiles."""
+    def compute():
+        tiles = zone_tiles(track.boxes, track.frames.shape[1:3], ZONES, tile=TILE, cap=CAP)
+        return tiles, track.xp.asarray(gather_tiles(track.frames, tiles, tile=TILE))
+
+    return track.memo("context.zone_pixels", compute)
+
+
 def context_texture(track) -> dict:
     """Face-core minus ring and minus frame: log noise, fine and coarse detail, fall-off, chroma noise; the
     core's lower part minus its upper part."""
     xp = track.xp
-    tiles = zone_tiles(track.boxes, track.frames.shape[1:3], ZONES, tile=TILE, cap=CAP)
-    tex = tile_texture(xp.asarray(gather_tiles(track.frames, tiles, tile=TILE)))
+    tiles, pixels = zone_pixels(track)
+    tex = tile_texture(pixels)
     zone = xp.asarray(tiles.zone)
 
     def logq(v, z, q=0.5, zone=zone):
