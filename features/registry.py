@@ -148,8 +148,9 @@ def select(spec: str = "all") -> list[Calculator]:
 
     A name prefixed with ``-`` removes that family (``all,-meta``: every family but ``meta``).
     ``all`` and ``fast`` leave out the calculators that need audio (``needs_audio``: the ``av`` family) and those
-    not yet in a shipped model (``in_all=False``: the ``context`` and ``colour`` families, ``temporal.mouth``); name
-    the family to add it (``all,av``, ``all,context``). Where only some clips carry audio, those calculators' NaNs tell
+    marked ``in_all=False`` (the ``context`` family, which the shipped model names as ``all,context``; the
+    ``colour`` family and ``temporal.mouth``, measured and not shipped); name the family to add it (``all,av``,
+    ``all,context``). Where only some clips carry audio, those calculators' NaNs tell
     a model which clips have a soundtrack, and in the training pool that tells sources apart, not fakes.
     Raises ``ValueError`` for an unknown name, listing the valid ones.
     """

@@ -71,8 +71,11 @@ def test_fake_above_original_counts_wins_ties_half_and_skips_unscored_pairs():
     score = {"f1": 0.7, "o1": 0.2, "f2": 0.4, "o2": 0.4, "f3": 0.1, "o3": 0.6, "f4": float("nan"), "f5": 0.9}
     originals = {"f1": "o1", "f2": "o2", "f3": "o3", "f4": "o1", "f5": "missing"}
     assert fake_above_original(score, originals) == {"wins": 1.5, "pairs": 3}
-    # swapping the roles of fake and original turns each win into a loss
+    # swapping the roles of fake and original turns each win into a loss (here one win, one tie, one loss: 1.5 again)
     flipped = {o: f for f, o in list(originals.items())[:3]}
     assert fake_above_original(score, flipped) == {"wins": 1.5, "pairs": 3}
+    lopsided = {"a": 0.9, "b": 0.1, "c": 0.8, "d": 0.2, "e": 0.5, "g": 0.5}
+    assert fake_above_original(lopsided, {"a": "b", "c": "d", "e": "g"}) == {"wins": 2.5, "pairs": 3}
+    assert fake_above_original(lopsided, {"b": "a", "d": "c", "g": "e"}) == {"wins": 0.5, "pairs": 3}
     assert fake_above_original({"f": 0.9, "o": 0.1}, {"f": "o"})["wins"] == 1.0
     assert fake_above_original({"f": 0.1, "o": 0.9}, {"f": "o"})["wins"] == 0.0
